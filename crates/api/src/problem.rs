@@ -1,0 +1,250 @@
+//! RFC 9457 problem details: every error the API returns is `application/problem+json` with a stable `type`.
+//!
+//! A `type` is a relative URI, `/problems/<kind>`; `GET /problems/<kind>` answers with a short description, so a
+//! developer who meets an error can look it up. Internal error text is logged, never sent to the client.
+
+use axum::extract::Path;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Map, Value};
+
+/// The kinds of problem, one per stable `type` (DESIGN.md, "HTTP API").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    Validation,
+    NotFound,
+    InsufficientStock,
+    InvalidTransition,
+    VersionConflict,
+    IdempotencyKeyReused,
+    Unauthorized,
+    Forbidden,
+    Unavailable,
+    Internal,
+}
+
+impl ProblemKind {
+    pub const ALL: [ProblemKind; 10] = [
+        Self::Validation,
+        Self::NotFound,
+        Self::InsufficientStock,
+        Self::InvalidTransition,
+        Self::VersionConflict,
+        Self::IdempotencyKeyReused,
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::Unavailable,
+        Self::Internal,
+    ];
+
+    /// The last segment of the `type` URI.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::Validation => "validation",
+            Self::NotFound => "not-found",
+            Self::InsufficientStock => "insufficient-stock",
+            Self::InvalidTransition => "invalid-transition",
+            Self::VersionConflict => "version-conflict",
+            Self::IdempotencyKeyReused => "idempotency-key-reused",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Validation => "Invalid request",
+            Self::NotFound => "Not found",
+            Self::InsufficientStock => "Insufficient stock",
+            Self::InvalidTransition => "Invalid transition",
+            Self::VersionConflict => "Version conflict",
+            Self::IdempotencyKeyReused => "Idempotency key reused",
+            Self::Unauthorized => "Unauthorized",
+            Self::Forbidden => "Forbidden",
+            Self::Unavailable => "Unavailable",
+            Self::Internal => "Internal error",
+        }
+    }
+
+    /// The usual status; a handler may pick another (a version conflict on `If-Match` is 412, say).
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::Validation => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::InsufficientStock | Self::InvalidTransition | Self::VersionConflict => {
+                StatusCode::CONFLICT
+            }
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Validation => "The request was malformed or broke a rule on its values (a bad SKU, a zero \
+                quantity, an unknown field, a body too large). Fix the request; retrying it unchanged will fail again.",
+            Self::NotFound => "The resource (product, inventory item, order, stream) does not exist.",
+            Self::InsufficientStock => "Not enough stock is available for the order. The body lists the shortages \
+                per SKU and the id of the rejected order.",
+            Self::InvalidTransition => "The resource cannot make this change in its current state (shipping an \
+                unpaid order, refunding more than was captured, ...).",
+            Self::VersionConflict => "The resource changed since the version the request was based on (If-Match), \
+                or a concurrent change won. Read it again and decide anew.",
+            Self::IdempotencyKeyReused => "The Idempotency-Key was already used with a different request body, or \
+                the first request with that key is still in flight (409).",
+            Self::Unauthorized => "The request carries no valid credentials.",
+            Self::Forbidden => "The credentials do not allow this request.",
+            Self::Unavailable => "The service cannot answer now (database unreachable, read model not caught up \
+                with the requested position). Retry after the delay in Retry-After.",
+            Self::Internal => "An unexpected error. It was logged with the request id; the request may be retried \
+                with the same Idempotency-Key.",
+        }
+    }
+
+    fn from_slug(slug: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.slug() == slug)
+    }
+}
+
+/// One problem response: a kind, a human-readable `detail`, and any extension members (e.g. `shortages`).
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub kind: ProblemKind,
+    pub status: StatusCode,
+    pub detail: String,
+    pub extensions: Map<String, Value>,
+    pub retry_after_secs: Option<u32>,
+}
+
+impl Problem {
+    pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            status: kind.status(),
+            detail: detail.into(),
+            extensions: Map::new(),
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub fn with_extension(mut self, name: &str, value: Value) -> Self {
+        self.extensions.insert(name.to_owned(), value);
+        self
+    }
+
+    pub fn with_retry_after(mut self, secs: u32) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut body = Map::new();
+        body.insert(
+            "type".into(),
+            json!(format!("/problems/{}", self.kind.slug())),
+        );
+        body.insert("title".into(), json!(self.kind.title()));
+        body.insert("status".into(), json!(self.status.as_u16()));
+        body.insert("detail".into(), json!(self.detail));
+        body.extend(self.extensions);
+        let mut response = (self.status, Json(Value::Object(body))).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(secs) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new().route("/problems/{kind}", get(describe))
+}
+
+/// `GET /problems/<kind>`: what a problem type means.
+async fn describe(Path(slug): Path<String>) -> Response {
+    match ProblemKind::from_slug(&slug) {
+        Some(kind) => Json(json!({
+            "type": format!("/problems/{}", kind.slug()),
+            "title": kind.title(),
+            "status": kind.status().as_u16(),
+            "description": kind.description(),
+        }))
+        .into_response(),
+        None => Problem::new(
+            ProblemKind::NotFound,
+            format!("there is no problem type named {slug:?}"),
+        )
+        .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn every_problem_type_is_described() {
+        for kind in ProblemKind::ALL {
+            let app: Router = routes();
+            let uri = format!("/problems/{}", kind.slug());
+            let response = app
+                .oneshot(Request::get(&uri).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{uri}");
+            let body: Value = serde_json::from_slice(
+                &axum::body::to_bytes(response.into_body(), 1 << 16)
+                    .await
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(body["type"], uri);
+            assert!(!body["description"].as_str().unwrap().is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_problem_type_is_a_not_found_problem() {
+        let app: Router = routes();
+        let response = app
+            .oneshot(Request::get("/problems/nope").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+
+    #[test]
+    fn extensions_and_retry_after_reach_the_response() {
+        let response = Problem::new(ProblemKind::Unavailable, "catching up")
+            .with_extension("position", json!(42))
+            .with_retry_after(1)
+            .into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests: the real `tally` binary, a real PostgreSQL, driven from outside as a user would.
+//!
+//! One test binary with a shared harness (`harness`), one module per feature.
+
+mod harness;
+mod private_cluster;
