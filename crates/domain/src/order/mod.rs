@@ -1,0 +1,217 @@
+//! Orders: one aggregate per order (stream `order-{uuid}`), from placement to delivery, returns and refunds.
+//!
+//! ```text
+//! pending           -> confirmed | rejected (no stock) | cancelled
+//! confirmed         -> paid (captures reach the total) | expired (unpaid past reserved_until) | cancelled
+//! paid              -> partially_shipped | shipped | cancelled
+//! partially_shipped -> shipped | cancelled
+//! shipped           -> delivered
+//! ```
+//!
+//! Returns and refunds record goods and money coming back; they never change the status.
+//!
+//! Rules (all in [`decide`], each refusal an [`OrderError`] variant):
+//! - placing needs at least one line, no SKU twice, one currency, unit prices not negative, and a positive total
+//!   computed with checked arithmetic (free items may ride along, but an order of only free items would have
+//!   nothing to pay, never become `paid` and so never ship). Prices come from the catalog
+//!   ([`crate::catalog::price_lines`]), never the client;
+//! - confirm and reject only a pending order;
+//! - capture payment only on a confirmed order; partial captures add up, never beyond the total, in the order's
+//!   currency; the order is `paid` once the captures reach the total;
+//! - ship only a paid (or partially shipped) order, never more per SKU than ordered minus shipped; a shipment with
+//!   no lines ships everything still unshipped; the order is `shipped` once every unit has left;
+//! - deliver only a shipped order;
+//! - cancel a pending, confirmed, paid or partially shipped order, never a shipped one;
+//! - expire only a confirmed order (so not fully paid) whose `reserved_until` is at or before the command's `now`;
+//! - return never more per SKU than shipped minus returned, from a partially shipped, shipped, delivered or
+//!   cancelled order, with or without putting the units back on the shelf;
+//! - refund never more than captured minus refunded, from a paid (or later) order, a cancelled or an expired one.
+//!
+//! **Partial captures and expiry.** An order that expires with part of its total captured keeps the money in
+//! `paid` (nothing is lost from the record); `OrderExpired` carries it as `refundable`, and a refund may then be
+//! issued from the expired order. The same holds for a cancelled order. Refunds never change the status, and a
+//! confirmed order cannot be refunded (its payment is not complete: cancel it first).
+
+mod decide;
+mod error;
+mod events;
+mod evolve;
+mod payments;
+mod shipping;
+mod state;
+#[cfg(test)]
+mod tests;
+
+pub use decide::decide;
+pub use error::OrderError;
+pub use events::OrderEvent;
+pub use evolve::evolve;
+pub use state::{Order, PlacedOrder};
+
+use crate::aggregate::Aggregate;
+use crate::values::{CustomerId, LocationId, Money, OrderId, Quantity, ShipmentId, Sku};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Pending,
+    Confirmed,
+    Paid,
+    PartiallyShipped,
+    Shipped,
+    Delivered,
+    Rejected,
+    Cancelled,
+    Expired,
+}
+
+impl OrderStatus {
+    /// The stored name (`pending`, `partially_shipped`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Confirmed => "confirmed",
+            OrderStatus::Paid => "paid",
+            OrderStatus::PartiallyShipped => "partially_shipped",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Rejected => "rejected",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Expired => "expired",
+        }
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a command tried to do to an order, for [`OrderError::InvalidTransition`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderAction {
+    Confirm,
+    Reject,
+    CapturePayment,
+    Ship,
+    Deliver,
+    Cancel,
+    Expire,
+    Return,
+    Refund,
+}
+
+impl OrderAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderAction::Confirm => "confirm",
+            OrderAction::Reject => "reject",
+            OrderAction::CapturePayment => "capture_payment",
+            OrderAction::Ship => "ship",
+            OrderAction::Deliver => "deliver",
+            OrderAction::Cancel => "cancel",
+            OrderAction::Expire => "expire",
+            OrderAction::Return => "return",
+            OrderAction::Refund => "refund",
+        }
+    }
+}
+
+impl fmt::Display for OrderAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A priced line of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub sku: Sku,
+    pub quantity: Quantity,
+    pub unit_price: Money,
+}
+
+/// Units of one SKU: shipped, returned, or still to release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemLine {
+    pub sku: Sku,
+    pub quantity: Quantity,
+}
+
+/// A line the inventory could not reserve.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shortage {
+    pub sku: Sku,
+    pub requested: Quantity,
+    pub available: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderCommand {
+    /// `lines` priced by [`crate::catalog::price_lines`]; `placed_at` is the command side's clock.
+    PlaceOrder {
+        order_id: OrderId,
+        customer_id: CustomerId,
+        lines: Vec<OrderLine>,
+        placed_at: DateTime<Utc>,
+    },
+    /// Every line is reserved; the stock is held until `reserved_until`.
+    ConfirmOrder {
+        reserved_until: DateTime<Utc>,
+    },
+    /// Some lines could not be reserved.
+    RejectOrder {
+        shortages: Vec<Shortage>,
+    },
+    CapturePayment {
+        amount: Money,
+        reference: String,
+    },
+    /// `lines` empty: ship everything still unshipped.
+    DispatchShipment {
+        shipment_id: ShipmentId,
+        lines: Vec<ItemLine>,
+        carrier: String,
+        tracking_number: String,
+    },
+    DeliverOrder,
+    CancelOrder {
+        reason: String,
+    },
+    /// `now` is the expiry worker's clock.
+    ExpireOrder {
+        now: DateTime<Utc>,
+    },
+    /// `location`: where the goods came back (and are put back on the shelf when `restock`).
+    ReceiveReturn {
+        lines: Vec<ItemLine>,
+        restock: bool,
+        location: LocationId,
+    },
+    IssueRefund {
+        amount: Money,
+        reason: String,
+    },
+}
+
+impl Aggregate for Order {
+    const STREAM_PREFIX: &'static str = "order-";
+    type Id = OrderId;
+    type State = Order;
+    type Command = OrderCommand;
+    type Event = OrderEvent;
+    type Error = OrderError;
+
+    fn decide(state: &Order, command: OrderCommand) -> Result<Vec<OrderEvent>, OrderError> {
+        decide(state, command)
+    }
+
+    fn evolve(state: Order, event: &OrderEvent) -> Order {
+        evolve(state, event)
+    }
+}
