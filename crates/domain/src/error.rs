@@ -52,6 +52,7 @@ mod tests {
             ValueError::InvalidCustomerId,
             ValueError::InvalidOrderId,
             ValueError::InvalidShipmentId,
+            ValueError::InvalidReturnId,
             ValueError::ZeroQuantity,
             ValueError::QuantityOverflow,
             ValueError::QuantityUnderflow,

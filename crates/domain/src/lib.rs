@@ -7,8 +7,8 @@
 //!
 //! # Layout
 //!
-//! - [`values`]: validated newtypes: `Sku`, `LocationId`, `CustomerId`, `OrderId`, `ShipmentId`, `Quantity`,
-//!   `Currency`, `Money`, and their `ValueError`.
+//! - [`values`]: validated newtypes: `Sku`, `LocationId`, `CustomerId`, `OrderId`, `ShipmentId`, `ReturnId`,
+//!   `Quantity`, `Currency`, `Money`, and their `ValueError`.
 //! - [`aggregate`]: the `Aggregate` and `Event` traits a generic command handler codes against.
 //! - [`catalog`]: the `product-{sku}` aggregate, and `price_lines` to price an order from it.
 //! - [`inventory`]: the `inventory-{sku}` aggregate: stock per location, reservations per order.
@@ -33,4 +33,4 @@ pub use catalog::{CatalogError, Product, ProductCommand, ProductEvent};
 pub use error::DomainError;
 pub use inventory::{Inventory, InventoryCommand, InventoryError, InventoryEvent};
 pub use order::{Order, OrderCommand, OrderError, OrderEvent};
-pub use values::{Currency, CustomerId, LocationId, Money, OrderId, Quantity, ShipmentId, Sku, ValueError};
+pub use values::{Currency, CustomerId, LocationId, Money, OrderId, Quantity, ReturnId, ShipmentId, Sku, ValueError};

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use tally_domain::inventory::{AdjustmentReason, Allocation, ReleaseReason};
 use tally_domain::order::{ItemLine, OrderLine, Shortage};
 use tally_domain::{Currency, CustomerId, Event, InventoryEvent, LocationId, Money, OrderEvent, OrderId};
-use tally_domain::{ProductEvent, Quantity, ShipmentId, Sku};
+use tally_domain::{ProductEvent, Quantity, ReturnId, ShipmentId, Sku};
 use uuid::Uuid;
 
 /// Set to `1` to rewrite the golden file instead of comparing with it.
@@ -36,6 +36,10 @@ fn qty(units: u32) -> Quantity {
 
 fn order_id() -> OrderId {
     OrderId::parse("0193a4b2-7c1e-7d3a-9f00-1234567890ab").unwrap()
+}
+
+fn shipment_id() -> ShipmentId {
+    ShipmentId::from_uuid(Uuid::from_u128(0x0193_a4b2_0000_7000_8000_0000_0000_0001))
 }
 
 fn item(units: u32) -> ItemLine {
@@ -73,8 +77,17 @@ fn inventory_events() -> Vec<InventoryEvent> {
             reason: ReleaseReason::Expired,
             allocations: vec![allocation("main", 2)],
         },
-        InventoryEvent::ReservationCommitted { order_id: order_id(), allocations: vec![allocation("main", 2)] },
-        InventoryEvent::StockRestocked { order_id: order_id(), location: LocationId::main(), quantity: qty(1) },
+        InventoryEvent::ReservationCommitted {
+            order_id: order_id(),
+            shipment_id: shipment_id(),
+            allocations: vec![allocation("main", 2)],
+        },
+        InventoryEvent::StockRestocked {
+            order_id: order_id(),
+            return_id: ReturnId::parse("0193a4b2-7c1e-7d3a-9f00-0000000000cc").unwrap(),
+            location: LocationId::main(),
+            quantity: qty(1),
+        },
     ]
 }
 
@@ -98,7 +111,7 @@ fn order_events() -> Vec<OrderEvent> {
             fully_paid: true,
         },
         OrderEvent::ShipmentDispatched {
-            shipment_id: ShipmentId::from_uuid(Uuid::from_u128(0x0193_a4b2_0000_7000_8000_0000_0000_0001)),
+            shipment_id: shipment_id(),
             lines: vec![item(1)],
             carrier: "dhl".to_owned(),
             tracking_number: "1Z999AA10123456784".to_owned(),

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use std::collections::BTreeMap;
 use tally_domain::inventory::{self, AdjustmentReason, ReleaseReason};
 use tally_domain::{Aggregate, Inventory, InventoryCommand, InventoryError, InventoryEvent};
-use tally_domain::{LocationId, OrderId, Quantity};
+use tally_domain::{LocationId, OrderId, Quantity, ReturnId, ShipmentId};
 use uuid::Uuid;
 
 fn location() -> impl Strategy<Value = LocationId> {
@@ -37,6 +37,11 @@ fn adjustment_reason() -> impl Strategy<Value = AdjustmentReason> {
     ])
 }
 
+/// A shipment or return id from a small set, so repeats happen.
+fn cause() -> impl Strategy<Value = u128> {
+    1u128..=6
+}
+
 fn release_reason() -> impl Strategy<Value = ReleaseReason> {
     prop::sample::select(vec![ReleaseReason::Cancelled, ReleaseReason::Expired, ReleaseReason::Rejected])
 }
@@ -58,12 +63,18 @@ fn command() -> impl Strategy<Value = InventoryCommand> {
         }),
         (order(), release_reason())
             .prop_map(|(order_id, reason)| InventoryCommand::ReleaseReservation { order_id, reason }),
-        (order(), quantity())
-            .prop_map(|(order_id, quantity)| InventoryCommand::CommitReservation { order_id, quantity }),
-        (order(), location(), quantity()).prop_map(|(order_id, location, quantity)| InventoryCommand::RestockReturn {
+        (order(), cause(), quantity()).prop_map(|(order_id, cause, quantity)| InventoryCommand::CommitReservation {
             order_id,
-            location,
+            shipment_id: ShipmentId::from_uuid(Uuid::from_u128(cause)),
             quantity
+        }),
+        (order(), cause(), location(), quantity()).prop_map(|(order_id, cause, location, quantity)| {
+            InventoryCommand::RestockReturn {
+                order_id,
+                return_id: ReturnId::from_uuid(Uuid::from_u128(cause)),
+                location,
+                quantity,
+            }
         }),
     ]
 }

@@ -2,7 +2,7 @@
 
 use super::{AdjustmentReason, Allocation, Inventory, InventoryCommand, InventoryError, InventoryEvent};
 use super::{LocationStock, ReleaseReason};
-use crate::values::{LocationId, OrderId, Quantity};
+use crate::values::{LocationId, OrderId, Quantity, ShipmentId};
 use chrono::{DateTime, Utc};
 
 /// Accepts an inventory command with the events it causes (maybe none), or refuses it with the rule it breaks.
@@ -17,10 +17,15 @@ pub fn decide(state: &Inventory, command: InventoryCommand) -> Result<Vec<Invent
             reserve(state, order_id, quantity, expires_at)
         }
         InventoryCommand::ReleaseReservation { order_id, reason } => Ok(release(state, order_id, reason)),
-        InventoryCommand::CommitReservation { order_id, quantity } => commit(state, order_id, quantity),
-        InventoryCommand::RestockReturn { order_id, location, quantity } => {
+        InventoryCommand::CommitReservation { order_id, shipment_id, quantity } => {
+            commit(state, order_id, shipment_id, quantity)
+        }
+        InventoryCommand::RestockReturn { order_id, return_id, location, quantity } => {
+            if state.has_restocked(&return_id) {
+                return Ok(Vec::new());
+            }
             add_to_shelf(state, &location, quantity)?;
-            Ok(vec![InventoryEvent::StockRestocked { order_id, location, quantity }])
+            Ok(vec![InventoryEvent::StockRestocked { order_id, return_id, location, quantity }])
         }
     }
 }
@@ -95,7 +100,15 @@ fn release(state: &Inventory, order_id: OrderId, reason: ReleaseReason) -> Vec<I
     }
 }
 
-fn commit(state: &Inventory, order_id: OrderId, quantity: Quantity) -> Result<Vec<InventoryEvent>, InventoryError> {
+fn commit(
+    state: &Inventory,
+    order_id: OrderId,
+    shipment_id: ShipmentId,
+    quantity: Quantity,
+) -> Result<Vec<InventoryEvent>, InventoryError> {
+    if state.has_committed(&shipment_id) {
+        return Ok(Vec::new());
+    }
     let Some(reservation) = state.reservation(&order_id) else {
         return Err(InventoryError::NoActiveReservation { order_id });
     };
@@ -106,7 +119,7 @@ fn commit(state: &Inventory, order_id: OrderId, quantity: Quantity) -> Result<Ve
     }
     let held = reservation.allocations().iter().map(|a| (a.location.clone(), u64::from(a.quantity)));
     let allocations = take_largest_first(held.collect(), quantity);
-    Ok(vec![InventoryEvent::ReservationCommitted { order_id, allocations }])
+    Ok(vec![InventoryEvent::ReservationCommitted { order_id, shipment_id, allocations }])
 }
 
 /// Takes `quantity` units from `(location, units)` sources: the largest source first, ties by location id

@@ -5,14 +5,19 @@
 
 use super::{Allocation, Inventory, InventoryEvent, LocationStock, Reservation};
 use crate::values::{LocationId, Quantity};
+use std::sync::Arc;
 
 /// Applies one recorded fact.
 pub fn evolve(mut state: Inventory, event: &InventoryEvent) -> Inventory {
     match event {
-        InventoryEvent::StockReceived { location, quantity, .. }
-        | InventoryEvent::StockRestocked { location, quantity, .. } => {
+        InventoryEvent::StockReceived { location, quantity, .. } => {
             let stock = stock_at(&mut state, location);
             stock.on_hand = stock.on_hand.saturating_add(u64::from(*quantity));
+        }
+        InventoryEvent::StockRestocked { return_id, location, quantity, .. } => {
+            let stock = stock_at(&mut state, location);
+            stock.on_hand = stock.on_hand.saturating_add(u64::from(*quantity));
+            Arc::make_mut(&mut state.restocked_returns).insert(*return_id);
         }
         InventoryEvent::StockAdjusted { location, delta, .. } => {
             let stock = stock_at(&mut state, location);
@@ -33,7 +38,8 @@ pub fn evolve(mut state: Inventory, event: &InventoryEvent) -> Inventory {
             }
             state.reservations.remove(order_id);
         }
-        InventoryEvent::ReservationCommitted { order_id, allocations } => {
+        InventoryEvent::ReservationCommitted { order_id, shipment_id, allocations } => {
+            Arc::make_mut(&mut state.committed_shipments).insert(*shipment_id);
             for allocation in allocations {
                 let stock = stock_at(&mut state, &allocation.location);
                 stock.on_hand = stock.on_hand.saturating_sub(u64::from(allocation.quantity));

@@ -10,9 +10,14 @@
 //!   second hold, whatever the quantity asked;
 //! - releasing an order that holds nothing is a no-op; a release always frees everything the order still holds;
 //! - committing (shipping) takes only what the order holds: more is refused, an order holding nothing is refused;
+//!   a commit names its shipment, and committing the same shipment again is a no-op (no events), so the command side
+//!   can repeat the step after a crash without shipping the units twice;
+//! - restocking a return names the return; restocking the same return again is a no-op (no events);
 //! - an adjustment is never zero and never takes `on_hand` below zero nor below `reserved`; `damaged` and `lost`
 //!   adjustments are negative, `found` ones positive, `count_correction` either way;
 //! - no count may overflow `u64`.
+//!
+//! The shipments committed and the returns restocked are remembered in the state (one id each) for that rule.
 //!
 //! Restocking a return does not check the order: what was shipped and returned is the order aggregate's rule.
 //! A reservation's `expires_at` is recorded for readers; the inventory never expires anything by itself (it has
@@ -40,7 +45,7 @@ pub use evolve::evolve;
 pub use state::{Inventory, LocationStock, Reservation};
 
 use crate::aggregate::{Aggregate, Event};
-use crate::values::{LocationId, OrderId, Quantity, Sku};
+use crate::values::{LocationId, OrderId, Quantity, ReturnId, ShipmentId, Sku};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -103,10 +108,11 @@ pub enum InventoryCommand {
     ReserveStock { order_id: OrderId, quantity: Quantity, expires_at: DateTime<Utc> },
     /// Frees everything the order still holds.
     ReleaseReservation { order_id: OrderId, reason: ReleaseReason },
-    /// Ships `quantity` units of what the order holds: `on_hand` and `reserved` both fall.
-    CommitReservation { order_id: OrderId, quantity: Quantity },
-    /// Puts returned units of an order back on the shelf at a location.
-    RestockReturn { order_id: OrderId, location: LocationId, quantity: Quantity },
+    /// Ships `quantity` units of what the order holds for shipment `shipment_id`: `on_hand` and `reserved` both
+    /// fall. Once per shipment: a repeat is a no-op.
+    CommitReservation { order_id: OrderId, shipment_id: ShipmentId, quantity: Quantity },
+    /// Puts returned units of an order back on the shelf at a location. Once per return: a repeat is a no-op.
+    RestockReturn { order_id: OrderId, return_id: ReturnId, location: LocationId, quantity: Quantity },
 }
 
 /// The inventory's stored events. The SKU is the stream's (`inventory-{sku}`).
@@ -135,13 +141,17 @@ pub enum InventoryEvent {
         reason: ReleaseReason,
         allocations: Vec<Allocation>,
     },
-    /// `allocations`: what was shipped from where; the order keeps holding whatever remains.
+    /// `allocations`: what was shipped from where in shipment `shipment_id`; the order keeps holding whatever
+    /// remains.
     ReservationCommitted {
         order_id: OrderId,
+        shipment_id: ShipmentId,
         allocations: Vec<Allocation>,
     },
+    /// `return_id`: the return the units came back in.
     StockRestocked {
         order_id: OrderId,
+        return_id: ReturnId,
         location: LocationId,
         quantity: Quantity,
     },

@@ -4,16 +4,25 @@
 //! locations cannot overflow in practice; `decide` still checks every addition.
 
 use super::Allocation;
-use crate::values::{LocationId, OrderId};
+use crate::values::{LocationId, OrderId, ReturnId, ShipmentId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// The state of one `inventory-{sku}` stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Inventory {
     pub(super) locations: BTreeMap<LocationId, LocationStock>,
     pub(super) reservations: BTreeMap<OrderId, Reservation>,
+    /// Every shipment committed on this SKU, so a repeated commit is a no-op. Not serialized: bookkeeping, not
+    /// stock. It only grows, so it sits behind an `Arc`: cloning the state (as a command handler does before each
+    /// decision) shares it, and only a commit copies it.
+    #[serde(skip)]
+    pub(super) committed_shipments: Arc<BTreeSet<ShipmentId>>,
+    /// Every return restocked on this SKU, so a repeated restock is a no-op. Kept like the shipments.
+    #[serde(skip)]
+    pub(super) restocked_returns: Arc<BTreeSet<ReturnId>>,
 }
 
 /// Stock at one location. Serialized as `{"on_hand", "reserved", "available"}`.
@@ -59,6 +68,16 @@ impl Inventory {
     /// The active reservation of `order_id`, if it holds stock.
     pub fn reservation(&self, order_id: &OrderId) -> Option<&Reservation> {
         self.reservations.get(order_id)
+    }
+
+    /// Whether shipment `shipment_id` was committed on this SKU.
+    pub fn has_committed(&self, shipment_id: &ShipmentId) -> bool {
+        self.committed_shipments.contains(shipment_id)
+    }
+
+    /// Whether return `return_id` was restocked on this SKU.
+    pub fn has_restocked(&self, return_id: &ReturnId) -> bool {
+        self.restocked_returns.contains(return_id)
     }
 
     /// Every active reservation, by order id.

@@ -21,6 +21,14 @@ fn order(n: u128) -> OrderId {
     OrderId::from_uuid(Uuid::from_u128(n))
 }
 
+fn shipment(n: u128) -> ShipmentId {
+    ShipmentId::from_uuid(Uuid::from_u128(1000 + n))
+}
+
+fn return_id(n: u128) -> ReturnId {
+    ReturnId::from_uuid(Uuid::from_u128(2000 + n))
+}
+
 fn expires() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 21, 12, 30, 0).unwrap()
 }
@@ -47,8 +55,17 @@ fn released(order_id: OrderId, reason: ReleaseReason, list: &[(&str, u32)]) -> I
     InventoryEvent::ReservationReleased { order_id, reason, allocations: allocations(list) }
 }
 
-fn committed(order_id: OrderId, list: &[(&str, u32)]) -> InventoryEvent {
-    InventoryEvent::ReservationCommitted { order_id, allocations: allocations(list) }
+fn committed(order_id: OrderId, shipment_n: u128, list: &[(&str, u32)]) -> InventoryEvent {
+    InventoryEvent::ReservationCommitted { order_id, shipment_id: shipment(shipment_n), allocations: allocations(list) }
+}
+
+fn restocked(order_id: OrderId, return_n: u128, location: &str, units: u32) -> InventoryEvent {
+    InventoryEvent::StockRestocked {
+        order_id,
+        return_id: return_id(return_n),
+        location: loc(location),
+        quantity: qty(units),
+    }
 }
 
 // Commands.
@@ -69,12 +86,17 @@ fn release(order_id: OrderId) -> InventoryCommand {
     InventoryCommand::ReleaseReservation { order_id, reason: ReleaseReason::Cancelled }
 }
 
-fn commit(order_id: OrderId, units: u32) -> InventoryCommand {
-    InventoryCommand::CommitReservation { order_id, quantity: qty(units) }
+fn commit(order_id: OrderId, shipment_n: u128, units: u32) -> InventoryCommand {
+    InventoryCommand::CommitReservation { order_id, shipment_id: shipment(shipment_n), quantity: qty(units) }
 }
 
-fn restock(order_id: OrderId, location: &str, units: u32) -> InventoryCommand {
-    InventoryCommand::RestockReturn { order_id, location: loc(location), quantity: qty(units) }
+fn restock(order_id: OrderId, return_n: u128, location: &str, units: u32) -> InventoryCommand {
+    InventoryCommand::RestockReturn {
+        order_id,
+        return_id: return_id(return_n),
+        location: loc(location),
+        quantity: qty(units),
+    }
 }
 
 /// `(on_hand, reserved, available)` at a location.
@@ -113,15 +135,15 @@ fn receiving_refuses_to_overflow_on_hand() {
 
 #[test]
 fn a_restocked_return_goes_back_on_hand() {
-    let event = InventoryEvent::StockRestocked { order_id: order(1), location: loc("main"), quantity: qty(1) };
-    let state = given(&[received("main", 10)]).when(restock(order(1), "main", 1)).then(&[event]);
+    let state =
+        given(&[received("main", 10)]).when(restock(order(1), 1, "main", 1)).then(&[restocked(order(1), 1, "main", 1)]);
     assert_eq!(stock(&state, "main"), (11, 0, 11));
 }
 
 #[test]
 fn restocking_refuses_to_overflow_on_hand() {
     given(&nearly_full())
-        .when(restock(order(1), "main", 2))
+        .when(restock(order(1), 1, "main", 2))
         .then_err(|e| matches!(e, InventoryError::QuantityOverflow { .. }));
 }
 
@@ -287,7 +309,7 @@ fn releasing_an_order_that_holds_nothing_is_a_no_op() {
 
 #[test]
 fn a_release_after_a_partial_commit_frees_only_the_rest() {
-    let history = [received("main", 10), reserved(order(1), &[("main", 5)]), committed(order(1), &[("main", 2)])];
+    let history = [received("main", 10), reserved(order(1), &[("main", 5)]), committed(order(1), 1, &[("main", 2)])];
     let state =
         given(&history).when(release(order(1))).then(&[released(order(1), ReleaseReason::Cancelled, &[("main", 3)])]);
     assert_eq!(stock(&state, "main"), (8, 0, 8));
@@ -298,7 +320,7 @@ fn a_release_after_a_partial_commit_frees_only_the_rest() {
 #[test]
 fn a_commit_ships_what_the_order_holds() {
     let history = [received("a", 5), received("b", 5), reserved(order(1), &[("a", 5), ("b", 2)])];
-    let state = given(&history).when(commit(order(1), 7)).then(&[committed(order(1), &[("a", 5), ("b", 2)])]);
+    let state = given(&history).when(commit(order(1), 1, 7)).then(&[committed(order(1), 1, &[("a", 5), ("b", 2)])]);
     assert_eq!(stock(&state, "a"), (0, 0, 0));
     assert_eq!(stock(&state, "b"), (3, 0, 3));
     assert!(state.reservation(&order(1)).is_none());
@@ -308,15 +330,15 @@ fn a_commit_ships_what_the_order_holds() {
 fn a_partial_commit_takes_the_largest_allocation_first_and_keeps_the_rest_held() {
     let history =
         [received("a", 2), received("b", 4), received("c", 4), reserved(order(1), &[("b", 4), ("c", 4), ("a", 2)])];
-    let state = given(&history).when(commit(order(1), 5)).then(&[committed(order(1), &[("b", 4), ("c", 1)])]);
+    let state = given(&history).when(commit(order(1), 1, 5)).then(&[committed(order(1), 1, &[("b", 4), ("c", 1)])]);
     assert_eq!(state.reservation(&order(1)).unwrap().allocations(), allocations(&[("c", 3), ("a", 2)]));
     assert_eq!((state.on_hand(), state.reserved(), state.available()), (5, 5, 0));
 }
 
 #[test]
 fn a_commit_beyond_what_the_order_holds_is_refused() {
-    given(&[received("main", 10), reserved(order(1), &[("main", 3)]), committed(order(1), &[("main", 1)])])
-        .when(commit(order(1), 3))
+    given(&[received("main", 10), reserved(order(1), &[("main", 3)]), committed(order(1), 1, &[("main", 1)])])
+        .when(commit(order(1), 2, 3))
         .then_err(|e| {
             matches!(e, InventoryError::CommitExceedsReservation { requested: 3, reserved: 2, order_id }
                 if *order_id == order(1))
@@ -326,11 +348,37 @@ fn a_commit_beyond_what_the_order_holds_is_refused() {
 #[test]
 fn a_commit_for_an_order_that_holds_nothing_is_refused() {
     given(&[received("main", 10)])
-        .when(commit(order(1), 1))
+        .when(commit(order(1), 1, 1))
         .then_err(|e| matches!(e, InventoryError::NoActiveReservation { order_id } if *order_id == order(1)));
-    given(&[received("main", 10), reserved(order(1), &[("main", 2)]), committed(order(1), &[("main", 2)])])
-        .when(commit(order(1), 1))
+    given(&[received("main", 10), reserved(order(1), &[("main", 2)]), committed(order(1), 1, &[("main", 2)])])
+        .when(commit(order(1), 2, 1))
         .then_err(|e| matches!(e, InventoryError::NoActiveReservation { .. }));
+}
+
+#[test]
+fn committing_the_same_shipment_again_is_a_no_op() {
+    let history = [received("main", 10), reserved(order(1), &[("main", 5)]), committed(order(1), 1, &[("main", 2)])];
+    let state = given(&history).when(commit(order(1), 1, 2)).then(&[]);
+    assert_eq!(stock(&state, "main"), (8, 3, 5));
+    assert!(state.has_committed(&shipment(1)));
+    // Another shipment of the same order still commits.
+    given(&history).when(commit(order(1), 2, 2)).then(&[committed(order(1), 2, &[("main", 2)])]);
+}
+
+#[test]
+fn committing_a_shipment_again_after_the_reservation_is_gone_is_a_no_op() {
+    let history = [received("main", 10), reserved(order(1), &[("main", 2)]), committed(order(1), 1, &[("main", 2)])];
+    given(&history).when(commit(order(1), 1, 2)).then_nothing();
+}
+
+#[test]
+fn restocking_the_same_return_again_is_a_no_op() {
+    let history = [received("main", 10), restocked(order(1), 1, "main", 1)];
+    given(&history).when(restock(order(1), 1, "main", 1)).then_nothing();
+    given(&history).when(restock(order(1), 1, "shop", 3)).then_nothing();
+    let state = given(&history).when(restock(order(1), 2, "main", 1)).then(&[restocked(order(1), 2, "main", 1)]);
+    assert_eq!(stock(&state, "main"), (12, 0, 12));
+    assert!(state.has_restocked(&return_id(1)) && state.has_restocked(&return_id(2)));
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Identifiers: validated text ids (`Sku`, `LocationId`, `CustomerId`) and UUID ids (`OrderId`, `ShipmentId`).
+//! Identifiers: validated text ids (`Sku`, `LocationId`, `CustomerId`) and UUID ids (`OrderId`, `ShipmentId`,
+//! `ReturnId`).
 //!
 //! The text ids share their boilerplate through `text_id!` and the UUID ids through `uuid_id!`; each macro only
 //! writes the conversions (`parse`, `FromStr`, `Display`, serde) around one validation rule stated at its use.
@@ -179,6 +180,13 @@ uuid_id!(
     error = InvalidShipmentId
 );
 
+uuid_id!(
+    /// A received return's id, chosen by the command side (it uses the id of the order's `ReturnReceived` event), so
+    /// restocking the return on each SKU is done once per return however often it is repeated.
+    ReturnId,
+    error = InvalidReturnId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +242,6 @@ mod tests {
         assert!(matches!(OrderId::parse("0193"), Err(ValueError::InvalidOrderId)));
         assert!(matches!(ShipmentId::parse("nope"), Err(ValueError::InvalidShipmentId)));
         assert!(serde_json::from_str::<ShipmentId>("\"nope\"").is_err());
+        assert!(matches!(ReturnId::parse("nope"), Err(ValueError::InvalidReturnId)));
     }
 }

@@ -4,7 +4,7 @@
 //! value that exists is a valid value. Fields are private and there are no setters.
 //!
 //! - [`Sku`], [`LocationId`], [`CustomerId`]: validated text identifiers (`ids.rs`).
-//! - [`OrderId`], [`ShipmentId`]: UUID identifiers, chosen by the caller (`ids.rs`).
+//! - [`OrderId`], [`ShipmentId`], [`ReturnId`]: UUID identifiers, chosen by the caller (`ids.rs`).
 //! - [`Quantity`]: a positive count of units (`quantity.rs`).
 //! - [`Currency`], [`Money`]: integer minor units plus an ISO 4217 code, never floats (`money.rs`).
 
@@ -12,7 +12,7 @@ mod ids;
 mod money;
 mod quantity;
 
-pub use ids::{CustomerId, LocationId, OrderId, ShipmentId, Sku};
+pub use ids::{CustomerId, LocationId, OrderId, ReturnId, ShipmentId, Sku};
 pub use money::{Currency, Money};
 pub use quantity::Quantity;
 
@@ -29,6 +29,8 @@ pub enum ValueError {
     InvalidOrderId,
     #[error("shipment id must be a uuid")]
     InvalidShipmentId,
+    #[error("return id must be a uuid")]
+    InvalidReturnId,
     #[error("quantity must be a positive integer")]
     ZeroQuantity,
     #[error("quantity overflow")]

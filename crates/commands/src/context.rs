@@ -1,0 +1,145 @@
+//! Who runs a command and why: the [`CommandContext`] that becomes every event's metadata, and the [`Clock`].
+//!
+//! The domain never makes ids or reads the time (design, invariant 1): this crate does. The HTTP layer fills a
+//! context from `X-Request-Id`, `traceparent`, its caller and `Idempotency-Key`; whatever is absent gets a new id
+//! here. Steps a command causes on other streams (a reservation caused by `OrderPlaced`) run with a child context
+//! from [`CommandContext::caused_by`]: same correlation and trace, causation = the causing event.
+
+use chrono::{DateTime, Utc};
+use std::fmt::Debug;
+use tally_store::Metadata;
+use uuid::Uuid;
+
+/// The metadata of one command, copied onto every event it appends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandContext {
+    /// The request (or worker run) this command belongs to; shared by every event it causes, on every stream.
+    pub correlation_id: Uuid,
+    /// What directly caused the events: the command itself, or the event of another stream that led to it.
+    pub causation_id: Uuid,
+    /// Who: an API client, a user, or a worker name such as `recovery-worker`.
+    pub actor: String,
+    /// The client's `Idempotency-Key`, when the request had one.
+    pub idempotency_key: Option<String>,
+    /// The W3C trace id (32 hex digits).
+    pub trace_id: String,
+}
+
+impl CommandContext {
+    /// A context with new ids: a command that is its own cause (a worker run, a test).
+    pub fn new(actor: impl Into<String>) -> Self {
+        let id = Uuid::now_v7();
+        CommandContext {
+            correlation_id: id,
+            causation_id: id,
+            actor: actor.into(),
+            idempotency_key: None,
+            trace_id: new_trace_id(),
+        }
+    }
+
+    /// A context from what an HTTP request carries. `request_id` (`X-Request-Id`) is used as the correlation id
+    /// when it is a UUID; `traceparent` gives the trace id when it is well formed. Anything absent or malformed is
+    /// replaced by a new id, never refused: metadata must not make a command fail.
+    pub fn from_request(
+        actor: impl Into<String>,
+        request_id: Option<&str>,
+        traceparent: Option<&str>,
+        idempotency_key: Option<String>,
+    ) -> Self {
+        let mut context = CommandContext::new(actor);
+        if let Some(id) = request_id.and_then(|id| Uuid::parse_str(id.trim()).ok()) {
+            context.correlation_id = id;
+        }
+        if let Some(trace_id) = traceparent.and_then(trace_id_of) {
+            context.trace_id = trace_id;
+        }
+        context.idempotency_key = idempotency_key;
+        context
+    }
+
+    /// The context of a step caused by `event_id` (an event this command, or an earlier one, appended).
+    #[must_use]
+    pub fn caused_by(&self, event_id: Uuid) -> Self {
+        CommandContext { causation_id: event_id, ..self.clone() }
+    }
+
+    /// The stored metadata of an event appended in this context.
+    pub fn metadata(&self) -> Metadata {
+        Metadata {
+            correlation_id: Some(self.correlation_id),
+            causation_id: Some(self.causation_id),
+            actor: Some(self.actor.clone()),
+            idempotency_key: self.idempotency_key.clone(),
+            trace_id: Some(self.trace_id.clone()),
+        }
+    }
+}
+
+/// The trace id of a W3C `traceparent` (`00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`), if valid.
+fn trace_id_of(traceparent: &str) -> Option<String> {
+    let mut parts = traceparent.trim().split('-');
+    let (version, trace_id, parent_id, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let all_zero = trace_id.bytes().all(|b| b == b'0');
+    if hex(version, 2) && hex(trace_id, 32) && hex(parent_id, 16) && hex(flags, 2) && !all_zero {
+        Some(trace_id.to_ascii_lowercase())
+    } else {
+        None
+    }
+}
+
+fn new_trace_id() -> String {
+    Uuid::new_v4().simple().to_string()
+}
+
+/// Where the command side reads the time: the system clock in production, a hand-moved one in tests.
+pub trait Clock: Send + Sync + Debug {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system's UTC clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_context_keeps_a_uuid_request_id_and_the_trace_id() {
+        let request_id = "0193a4b2-7c1e-7d3a-9f00-1234567890ab";
+        let traceparent = "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01";
+        let context = CommandContext::from_request("api", Some(request_id), Some(traceparent), Some("k1".into()));
+        assert_eq!(context.correlation_id.to_string(), request_id);
+        assert_eq!(context.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        let metadata = context.metadata();
+        assert_eq!(metadata.idempotency_key.as_deref(), Some("k1"));
+        assert_eq!(metadata.actor.as_deref(), Some("api"));
+    }
+
+    #[test]
+    fn missing_or_malformed_ids_are_replaced_by_new_ones() {
+        let context = CommandContext::from_request("api", Some("not-a-uuid"), Some("00-zz-00-01"), None);
+        assert_eq!(context.trace_id.len(), 32);
+        assert_ne!(context.correlation_id.to_string(), "not-a-uuid");
+        let zero_trace = format!("00-{}-00f067aa0ba902b7-01", "0".repeat(32));
+        let context = CommandContext::from_request("api", None, Some(&zero_trace), None);
+        assert_ne!(context.trace_id, "0".repeat(32));
+    }
+
+    #[test]
+    fn a_caused_step_keeps_correlation_and_trace() {
+        let parent = CommandContext::new("api");
+        let event_id = Uuid::now_v7();
+        let child = parent.caused_by(event_id);
+        assert_eq!((child.correlation_id, child.trace_id.as_str()), (parent.correlation_id, parent.trace_id.as_str()));
+        assert_eq!(child.causation_id, event_id);
+    }
+}

@@ -1,0 +1,186 @@
+//! One writer task per active stream: commands for a stream are queued to its writer, which decides them in
+//! batches (`batch.rs`) against the state it keeps in memory, so a hot stream (a popular SKU's inventory) is
+//! written one batch at a time instead of by many racing handlers that conflict and retry.
+//!
+//! A writer starts on a stream's first command, keeps the stream's snapshot while it runs (no read before a
+//! batch: the append's expected version detects anything written by other processes), and stops after
+//! `writer_idle` without commands, leaving its snapshot in the bounded cache. A stopping writer first leaves the
+//! registry, then closes its queue and answers whatever was queued before the close; a caller whose command finds
+//! the queue closed starts a new writer. Two writers of one stream can overlap for a moment then, which the
+//! optimistic check makes safe.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tally_domain::Aggregate;
+use tally_store::EventStore;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, instrument};
+
+use crate::batch::{self, Answer, Job};
+use crate::cache::StateCache;
+use crate::config::CommandConfig;
+use crate::context::CommandContext;
+use crate::error::CommandError;
+use crate::stream::{catch_up, Snapshot};
+
+/// Commands queued per stream before callers wait for room.
+const QUEUE: usize = 1024;
+
+/// The writers and the snapshot cache of one aggregate type. Cheap to clone.
+pub(crate) struct Writers<A: Aggregate> {
+    shared: Arc<Shared<A>>,
+}
+
+impl<A: Aggregate> Clone for Writers<A> {
+    fn clone(&self) -> Self {
+        Writers { shared: Arc::clone(&self.shared) }
+    }
+}
+
+/// What the writers of one aggregate type share.
+pub(crate) struct Shared<A: Aggregate> {
+    pub(crate) store: Arc<dyn EventStore>,
+    pub(crate) config: CommandConfig,
+    cache: Mutex<StateCache<A::State>>,
+    running: Mutex<HashMap<String, Handle<A>>>,
+    generations: AtomicU64,
+}
+
+/// A running writer: its queue and a number telling it apart from a later writer of the same stream.
+struct Handle<A: Aggregate> {
+    generation: u64,
+    queue: mpsc::Sender<Job<A>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section is a few map operations that leave the map consistent, so poison is harmless.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<A: Aggregate> Shared<A> {
+    /// The stream's snapshot, brought up to date: the cached one (or an empty one) plus the tail read from the store.
+    #[instrument(skip_all, fields(stream.id = %stream_id))]
+    pub(crate) async fn load(&self, stream_id: &str) -> Result<Snapshot<A::State>, CommandError> {
+        let cached = lock(&self.cache).get(stream_id).unwrap_or_else(Snapshot::empty);
+        let (snapshot, _) = catch_up::<A>(self.store.as_ref(), stream_id, cached).await?;
+        self.remember(stream_id, snapshot.clone());
+        Ok(snapshot)
+    }
+
+    /// Offers a snapshot to the cache (kept unless the cache has a newer one).
+    pub(crate) fn remember(&self, stream_id: &str, snapshot: Snapshot<A::State>) {
+        lock(&self.cache).put(stream_id, snapshot);
+    }
+}
+
+impl<A> Writers<A>
+where
+    A: Aggregate + 'static,
+    A::Command: Clone + Sync,
+{
+    pub(crate) fn new(store: Arc<dyn EventStore>, config: CommandConfig) -> Self {
+        let cache = Mutex::new(StateCache::new(config.cache_capacity));
+        let shared =
+            Shared { store, config, cache, running: Mutex::new(HashMap::new()), generations: AtomicU64::new(0) };
+        Writers { shared: Arc::new(shared) }
+    }
+
+    /// Runs `command` on `stream_id` through the stream's writer and waits for its answer. `expected`: the
+    /// version the client expects the stream to be at (`If-Match`), if any.
+    pub(crate) async fn execute(
+        &self,
+        stream_id: &str,
+        command: A::Command,
+        expected: Option<u64>,
+        context: &CommandContext,
+    ) -> Answer<A> {
+        let (reply, answer) = oneshot::channel();
+        let mut job = Job { command, expected, context: context.clone(), reply };
+        loop {
+            match self.queue_of(stream_id).send(job).await {
+                Ok(()) => break,
+                // That writer stopped between the lookup and the send: the next lookup starts a new one.
+                Err(mpsc::error::SendError(returned)) => job = returned,
+            }
+        }
+        answer.await.unwrap_or_else(|_| Err(CommandError::WriterStopped { stream_id: stream_id.to_owned() }))
+    }
+
+    /// The stream's up-to-date snapshot (for reads that decide something: pricing, recovery).
+    pub(crate) async fn load(&self, stream_id: &str) -> Result<Snapshot<A::State>, CommandError> {
+        self.shared.load(stream_id).await
+    }
+
+    /// How many writer tasks are running now.
+    pub(crate) fn running(&self) -> usize {
+        lock(&self.shared.running).len()
+    }
+
+    /// How many snapshots the cache holds now.
+    pub(crate) fn cached(&self) -> usize {
+        lock(&self.shared.cache).len()
+    }
+
+    /// The queue of the stream's writer, starting one if none runs.
+    fn queue_of(&self, stream_id: &str) -> mpsc::Sender<Job<A>> {
+        let mut running = lock(&self.shared.running);
+        if let Some(handle) = running.get(stream_id) {
+            // A closed queue here means its writer died (a panic): replace it.
+            if !handle.queue.is_closed() {
+                return handle.queue.clone();
+            }
+        }
+        let (queue, jobs) = mpsc::channel(QUEUE);
+        let generation = self.shared.generations.fetch_add(1, Ordering::Relaxed);
+        running.insert(stream_id.to_owned(), Handle { generation, queue: queue.clone() });
+        tokio::spawn(run(Arc::clone(&self.shared), stream_id.to_owned(), generation, jobs));
+        queue
+    }
+}
+
+/// A stream's writer task: batches until idle, then leaves the registry and answers what is left.
+async fn run<A>(shared: Arc<Shared<A>>, stream_id: String, generation: u64, mut jobs: mpsc::Receiver<Job<A>>)
+where
+    A: Aggregate + 'static,
+    A::Command: Clone + Sync,
+{
+    debug!(stream.id = %stream_id, "stream writer started");
+    let mut current: Option<Snapshot<A::State>> = None;
+    loop {
+        let first = match tokio::time::timeout(shared.config.writer_idle, jobs.recv()).await {
+            Ok(Some(job)) => job,
+            Ok(None) | Err(_) => break,
+        };
+        let batch = gather(first, &mut jobs, shared.config.max_batch);
+        current = batch::run(&shared, &stream_id, current, batch).await;
+    }
+    {
+        let mut running = lock(&shared.running);
+        if running.get(&stream_id).is_some_and(|handle| handle.generation == generation) {
+            running.remove(&stream_id);
+        }
+    }
+    jobs.close();
+    // Commands queued before the close are still answered.
+    while let Some(first) = jobs.recv().await {
+        let batch = gather(first, &mut jobs, shared.config.max_batch);
+        current = batch::run(&shared, &stream_id, current, batch).await;
+    }
+    if let Some(snapshot) = current {
+        shared.remember(&stream_id, snapshot);
+    }
+    debug!(stream.id = %stream_id, "stream writer stopped");
+}
+
+/// `first` and whatever else is queued right now, up to `max` jobs.
+fn gather<A: Aggregate>(first: Job<A>, jobs: &mut mpsc::Receiver<Job<A>>, max: usize) -> Vec<Job<A>> {
+    let mut batch = vec![first];
+    while batch.len() < max.max(1) {
+        match jobs.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    batch
+}
