@@ -1,0 +1,104 @@
+//! The projections' integration tests, one binary: a fresh PostgreSQL database per test (the event store and the
+//! read models in it), event histories from the domain's deciders (`workload`), and the helpers below.
+
+mod crash;
+mod equivalence;
+mod leases;
+mod poison;
+mod rebuild;
+mod wait;
+mod workload;
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tally_projections::{Projector, ProjectorOptions, ReadModel};
+use tally_store::{EventStore, PgEventStore, PgStoreOptions};
+use tally_testkit::TestDatabase;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// A fresh database with the engine's schema, and the PostgreSQL event store on it.
+pub async fn setup() -> (TestDatabase, Arc<dyn EventStore>) {
+    let db = tally_testkit::fresh_database().await;
+    tally_store::MIGRATOR.run(&db.pool).await.expect("migrate the test database");
+    let options = PgStoreOptions { poll_interval: Duration::from_millis(100), ..PgStoreOptions::default() };
+    let store = PgEventStore::with_pool(db.pool.clone(), options).await.expect("start the store");
+    (db, Arc::new(store))
+}
+
+/// Short intervals, small batches (so a workload spans many batches).
+pub fn options(holder: &str, batch_size: usize) -> ProjectorOptions {
+    ProjectorOptions {
+        batch_size,
+        poll_interval: Duration::from_millis(200),
+        lease_retry: Duration::from_millis(100),
+        heartbeat_interval: Duration::from_millis(500),
+        holder: holder.to_owned(),
+        swap_lock_timeout: Duration::from_millis(200),
+    }
+}
+
+/// A projector running in its own task, with the switch that stops it.
+pub struct Running {
+    pub projector: Projector,
+    pub shutdown: watch::Sender<bool>,
+    pub task: JoinHandle<()>,
+}
+
+impl Running {
+    pub fn start(projector: Projector) -> Running {
+        let (shutdown, signal) = watch::channel(false);
+        let runner = projector.clone();
+        let task = tokio::spawn(async move { runner.run(signal).await.expect("projector run") });
+        Running { projector, shutdown, task }
+    }
+
+    /// Orderly: finish the batch in hand, release the leases.
+    pub async fn stop(self) {
+        self.shutdown.send(true).ok();
+        tokio::time::timeout(Duration::from_secs(10), self.task).await.expect("stops in time").expect("no panic");
+    }
+
+    /// A crash: the task and its connections are dropped wherever they are.
+    pub async fn kill(self) {
+        self.task.abort();
+        self.task.await.ok();
+    }
+}
+
+/// Every row of every table of `model`, as JSON, in a stable order.
+pub async fn snapshot(db: &TestDatabase, model: ReadModel) -> BTreeMap<String, Vec<Value>> {
+    let mut tables = BTreeMap::new();
+    for table in model.tables() {
+        let sql = format!("select to_jsonb(t) from {table} t order by to_jsonb(t)::text");
+        let rows: Vec<Value> = sqlx::query_scalar(&sql).fetch_all(&db.pool).await.expect("read a table");
+        tables.insert((*table).to_owned(), rows);
+    }
+    tables
+}
+
+/// Rebuilds every model and asserts each equals, table by table and row by row, what was there before.
+pub async fn assert_equals_rebuild(db: &TestDatabase, projector: &Projector) {
+    for model in ReadModel::ALL {
+        let before = snapshot(db, model).await;
+        let mut reports = 0;
+        let done = projector.rebuild(model, |_| reports += 1).await.expect("rebuild");
+        assert!(reports >= 2, "progress is reported");
+        let after = snapshot(db, model).await;
+        for (table, rows) in &before {
+            assert_eq!(rows.len(), after[table].len(), "{table}: row count after a rebuild");
+            for (live, rebuilt) in rows.iter().zip(&after[table]) {
+                assert_eq!(live, rebuilt, "{table}: a live row differs from the rebuilt one");
+            }
+        }
+        assert!(done.position > 0);
+    }
+}
+
+/// Waits until every model has applied `position`.
+pub async fn caught_up(projector: &Projector, position: u64) {
+    let applied = projector.wait_for_position(&[], position, Duration::from_secs(60)).await.expect("wait");
+    assert!(applied, "the projections did not reach position {position}");
+}
