@@ -232,7 +232,7 @@ async fn append<A: Aggregate>(
     let mut failures = 0;
     loop {
         match shared.store.append(stream_id, expected, events.clone()).await {
-            Err(error @ (StoreError::Database(_) | StoreError::WriterStopped)) if failures < retry.max_retries => {
+            Err(error) if error.is_unavailable() && failures < retry.max_retries => {
                 failures += 1;
                 warn!(stream.id = %stream_id, error = %error, attempt = failures, "append failed, repeating it");
                 tokio::time::sleep(retry.delay(failures)).await;

@@ -37,6 +37,11 @@ pub enum StoreError {
     /// with the same event ids and expected version, which is idempotent.
     #[error("database error")]
     Database(#[source] Arc<sqlx::Error>),
+
+    /// Another backend failed (KurrentDB: connection lost, deadline exceeded, not leader, access denied). As with
+    /// `Database`, an append's outcome may be unknown: retry it with the same event ids.
+    #[error("event store unavailable")]
+    Unavailable(#[source] Arc<dyn std::error::Error + Send + Sync>),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -46,6 +51,11 @@ impl From<sqlx::Error> for StoreError {
 }
 
 impl StoreError {
+    /// Whether the backend failed, so an append's outcome may be unknown and the same append may be retried.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Database(_) | StoreError::Unavailable(_) | StoreError::WriterStopped)
+    }
+
     /// Whether this is a unique violation on a stream's `(stream_id, stream_version)`: another writer got the
     /// version first. Only a writer outside this store's writer task can cause it.
     pub(crate) fn is_stream_version_conflict(&self) -> bool {

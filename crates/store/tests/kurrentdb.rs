@@ -161,5 +161,5 @@ async fn connect_fails_when_no_server_answers() {
     let connecting = KurrentDbEventStore::connect("esdb://127.0.0.1:1?tls=false");
     let outcome = tokio::time::timeout(std::time::Duration::from_secs(60), connecting).await;
     let error = outcome.expect("connect gives up").expect_err("nothing listens on port 1");
-    assert!(matches!(error, StoreError::Database(_)), "an unavailable store: {error:?}");
+    assert!(matches!(error, StoreError::Unavailable(_)), "an unavailable store: {error:?}");
 }

@@ -6,10 +6,9 @@
 //! - A request the server refuses as invalid during an append (gRPC `INVALID_ARGUMENT`: an append or event over
 //!   the server's `MaxAppendSize` / `MaxAppendEventSize`) becomes [`StoreError::InvalidAppend`].
 //! - Stored events that do not decode as Tally events become [`StoreError::Corrupt`].
-//! - Everything else (connection lost, timeouts, not leader, access denied) is an unavailable backend: the port
-//!   has a single variant for that, `StoreError::Database`, whose payload is an `sqlx::Error`, so the adapter's
-//!   error travels as the source of an `sqlx::Error::Io` (its `Display` and `source()` chain stay intact). For an
-//!   append this means "outcome unknown: retry with the same event ids", which the port already promises.
+//! - Everything else (connection lost, timeouts, not leader, access denied) is an unavailable backend:
+//!   [`StoreError::Unavailable`], with the adapter's error as its source. For an append this means "outcome
+//!   unknown: retry with the same event ids", which the port already promises.
 
 use std::sync::Arc;
 
@@ -117,13 +116,12 @@ pub(crate) fn rejected_append(code: i32, message: &str) -> Option<StoreError> {
 }
 
 fn unavailable(error: KurrentDbError) -> StoreError {
-    StoreError::Database(Arc::new(sqlx::Error::Io(std::io::Error::other(error))))
+    StoreError::Unavailable(Arc::new(error))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::error::Error as _;
 
     fn request(source: kurrentdb::Error) -> KurrentDbError {
         KurrentDbError::Request { operation: "append", source }
@@ -178,8 +176,8 @@ mod tests {
             [kurrentdb::Error::ConnectionClosed, kurrentdb::Error::DeadlineExceeded, kurrentdb::Error::AccessDenied]
         {
             let mapped = append_error(request(source));
-            let StoreError::Database(inner) = &mapped else { panic!("unavailable, got {mapped:?}") };
-            let chain = inner.source().map(ToString::to_string).unwrap_or_default();
+            let StoreError::Unavailable(inner) = &mapped else { panic!("unavailable, got {mapped:?}") };
+            let chain = inner.to_string();
             assert!(chain.contains("KurrentDB append failed"), "the adapter's error is the source: {chain}");
         }
     }
