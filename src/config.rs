@@ -9,11 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "tally",
-    version,
-    about = "Event-sourced order and inventory engine"
-)]
+#[command(name = "tally", version, about = "Event-sourced order and inventory engine")]
 pub struct Cli {
     /// Log output: `pretty` for people, `json` for machines (default: pretty on a terminal, else json).
     #[arg(long, env = "TALLY_LOG_FORMAT", global = true, value_enum)]
@@ -27,6 +23,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP API (on a private PostgreSQL when no database URL is given).
     Serve(ServeArgs),
+    /// Run the projectors only (no HTTP), to scale reads out; several may run at once.
+    Project(ProjectArgs),
+    /// Rebuild read models from the whole log beside the live ones, then swap them in.
+    Rebuild(RebuildArgs),
     /// Apply the database migrations and exit.
     Migrate(DatabaseArgs),
     /// Manage the private PostgreSQL cluster kept under the data directory.
@@ -44,6 +44,53 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub database: DatabaseArgs,
+
+    #[command(flatten)]
+    pub event_store: EventStoreArgs,
+
+    /// Add demo data (products, stock, a few orders) when the event store is empty.
+    #[arg(long, env = "TALLY_DEMO")]
+    pub demo: bool,
+
+    /// How long a confirmed, unpaid order holds its stock (e.g. `30m`, `90s`, `2h`).
+    #[arg(long, env = "TALLY_RESERVATION_TTL", default_value = "30m", value_parser = parse_duration)]
+    pub reservation_ttl: std::time::Duration,
+}
+
+/// A duration written as a whole number and a unit: `500ms`, `90s`, `30m`, `2h`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 30m, 90s or 2h"))?;
+    let seconds = match unit {
+        "ms" => return Ok(std::time::Duration::from_millis(number)),
+        "s" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        _ => return Err(format!("{text:?} has no unit: write ms, s, m or h (e.g. 30m)")),
+    };
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    #[command(flatten)]
+    pub event_store: EventStoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// The projections to rebuild (products, inventory, orders, sales); all when none is named.
+    pub projections: Vec<String>,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    #[command(flatten)]
+    pub event_store: EventStoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -55,6 +102,13 @@ pub struct DatabaseArgs {
     /// PostgreSQL for read models and the event store; without it a private cluster is started.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<DatabaseUrl>,
+}
+
+#[derive(Debug, Args)]
+pub struct EventStoreArgs {
+    /// Where events are stored: `postgres://...` or `esdb://...` / `kurrentdb://...` (default: the database).
+    #[arg(long, env = "EVENT_STORE_URL")]
+    pub event_store_url: Option<EventStoreUrl>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,42 +131,30 @@ pub enum LogFormat {
     Json,
 }
 
-/// A database URL. It may carry a password, so `Debug` and `Display` show it with the password masked.
+/// A URL that may carry a password: `Debug` and `Display` mask it; only [`SecretUrl::expose`] gives it out.
 #[derive(Clone)]
-pub struct DatabaseUrl(String);
+pub struct SecretUrl(String);
 
-impl DatabaseUrl {
+impl SecretUrl {
     pub fn expose(&self) -> &str {
         &self.0
     }
-}
 
-impl std::str::FromStr for DatabaseUrl {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err("expected a postgres:// or postgresql:// URL".to_owned())
-        }
+    fn scheme(&self) -> &str {
+        self.0.split("://").next().unwrap_or("")
     }
 }
 
-impl fmt::Display for DatabaseUrl {
+impl fmt::Display for SecretUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // postgres://user:password@host/db -> postgres://user:***@host/db
+        // scheme://user:password@host/db -> scheme://user:***@host/db
         match (self.0.find("://"), self.0.rfind('@')) {
             (Some(scheme_end), Some(at)) if at > scheme_end => {
                 let credentials = &self.0[scheme_end + 3..at];
                 match credentials.find(':') {
-                    Some(colon) => write!(
-                        f,
-                        "{}{}:***{}",
-                        &self.0[..scheme_end + 3],
-                        &credentials[..colon],
-                        &self.0[at..]
-                    ),
+                    Some(colon) => {
+                        write!(f, "{}{}:***{}", &self.0[..scheme_end + 3], &credentials[..colon], &self.0[at..])
+                    }
                     None => f.write_str(&self.0),
                 }
             }
@@ -121,9 +163,60 @@ impl fmt::Display for DatabaseUrl {
     }
 }
 
-impl fmt::Debug for DatabaseUrl {
+impl fmt::Debug for SecretUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DatabaseUrl({self})")
+        write!(f, "{self}")
+    }
+}
+
+/// A PostgreSQL URL (`postgres://` or `postgresql://`).
+#[derive(Clone, Debug)]
+pub struct DatabaseUrl(SecretUrl);
+
+impl DatabaseUrl {
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let url = SecretUrl(s.to_owned());
+        match url.scheme() {
+            "postgres" | "postgresql" => Ok(Self(url)),
+            _ => Err("expected a postgres:// or postgresql:// URL".to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Where the events live: PostgreSQL, or a KurrentDB (EventStoreDB) cluster.
+#[derive(Clone, Debug)]
+pub enum EventStoreUrl {
+    Postgres(SecretUrl),
+    KurrentDb(SecretUrl),
+}
+
+impl std::str::FromStr for EventStoreUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let url = SecretUrl(s.to_owned());
+        match url.scheme() {
+            "postgres" | "postgresql" => Ok(Self::Postgres(url)),
+            _ if tally_store::kurrentdb::is_kurrentdb_url(s) => Ok(Self::KurrentDb(url)),
+            _ => Err(format!(
+                "expected postgres://... or one of KurrentDB's schemes ({}://...)",
+                tally_store::kurrentdb::SCHEMES.join("://, ")
+            )),
+        }
     }
 }
 
@@ -133,18 +226,12 @@ mod tests {
 
     #[test]
     fn a_database_url_never_prints_its_password() {
-        let url: DatabaseUrl = "postgres://tally:s3cret@db.example:5432/tally"
-            .parse()
-            .unwrap();
-        assert_eq!(
-            url.to_string(),
-            "postgres://tally:***@db.example:5432/tally"
-        );
+        let url: DatabaseUrl = "postgres://tally:s3cret@db.example:5432/tally".parse().unwrap();
+        assert_eq!(url.to_string(), "postgres://tally:***@db.example:5432/tally");
         assert!(!format!("{url:?}").contains("s3cret"));
-        assert_eq!(
-            url.expose(),
-            "postgres://tally:s3cret@db.example:5432/tally"
-        );
+        let store: EventStoreUrl = "esdb://admin:changeit@kurrent.example:2113?tls=true".parse().unwrap();
+        assert!(!format!("{store:?}").contains("changeit"));
+        assert_eq!(url.expose(), "postgres://tally:s3cret@db.example:5432/tally");
     }
 
     #[test]
@@ -156,6 +243,26 @@ mod tests {
     #[test]
     fn other_schemes_are_refused() {
         assert!("mysql://x@y/z".parse::<DatabaseUrl>().is_err());
+        assert!("esdb://x@y".parse::<DatabaseUrl>().is_err());
+        assert!("mysql://x@y/z".parse::<EventStoreUrl>().is_err());
+    }
+
+    #[test]
+    fn durations_need_a_unit() {
+        assert_eq!(parse_duration("30m"), Ok(std::time::Duration::from_secs(1800)));
+        assert_eq!(parse_duration("90s"), Ok(std::time::Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Ok(std::time::Duration::from_millis(250)));
+        assert_eq!(parse_duration("2h"), Ok(std::time::Duration::from_secs(7200)));
+        assert!(parse_duration("30").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("-5m").is_err());
+    }
+
+    #[test]
+    fn event_store_urls_pick_the_adapter() {
+        assert!(matches!("postgresql://a@b/c".parse(), Ok(EventStoreUrl::Postgres(_))));
+        assert!(matches!("esdb+discover://a:2113".parse(), Ok(EventStoreUrl::KurrentDb(_))));
+        assert!(matches!("kurrentdb://a:2113?tls=false".parse(), Ok(EventStoreUrl::KurrentDb(_))));
     }
 
     #[test]

@@ -2,20 +2,30 @@
 //! everything with logic lives in the crates.
 //!
 //! - `tally serve`: the HTTP API (on a private PostgreSQL when no `DATABASE_URL` is given).
+//! - `tally project`: the projectors only, to scale reads out.
+//! - `tally rebuild [projection...]`: rebuild read models beside the live ones and swap them in.
 //! - `tally migrate`: apply the database migrations.
 //! - `tally postgres start|stop`: manage the private cluster by hand (the test command uses this).
 
 mod config;
+mod demo;
 mod private_postgres;
+mod progress;
 mod telemetry;
+mod workers;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use config::{Cli, Command, DatabaseArgs, PostgresAction, ServeArgs};
+use config::{Cli, Command, DatabaseArgs, EventStoreUrl, PostgresAction, ProjectArgs, RebuildArgs, ServeArgs};
 use private_postgres::PrivateCluster;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::process::ExitCode;
+use std::sync::Arc;
+use tally_commands::{CommandConfig, Commands};
+use tally_projections::{Projector, ProjectorOptions, ReadModel};
+use tally_store::{EventStore, PgEventStore, PgStoreOptions};
+use tokio::sync::watch;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -33,20 +43,16 @@ async fn main() -> ExitCode {
 async fn run(command: Command) -> Result<()> {
     match command {
         Command::Serve(args) => serve(args).await,
-        Command::Migrate(args) => {
-            with_database(&args, |pool| async move { migrate(&pool).await }).await
-        }
-        Command::Postgres {
-            action: PostgresAction::Start { data_dir },
-        } => {
+        Command::Project(args) => project(args).await,
+        Command::Rebuild(args) => rebuild(args).await,
+        Command::Migrate(args) => with_database(&args, |pool, _| async move { migrate(&pool).await }).await,
+        Command::Postgres { action: PostgresAction::Start { data_dir } } => {
             let cluster = PrivateCluster::start(&data_dir).await?;
             // Left running on purpose: `tally postgres stop` (or the next owner) stops it.
             println!("{}", cluster.url());
             Ok(())
         }
-        Command::Postgres {
-            action: PostgresAction::Stop { data_dir },
-        } => {
+        Command::Postgres { action: PostgresAction::Stop { data_dir } } => {
             if private_postgres::stop(&data_dir).await? {
                 println!("stopped the private PostgreSQL in {}", data_dir.display());
             } else {
@@ -58,38 +64,118 @@ async fn run(command: Command) -> Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    with_database(&args.database, |pool| async move {
+    let (reservation_ttl, demo) = (args.reservation_ttl, args.demo);
+    with_database(&args.database, |pool, database_url| async move {
         migrate(&pool).await?;
+        let store = open_event_store(args.event_store.event_store_url.as_ref(), &database_url).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let commands = Commands::new(Arc::clone(&store), CommandConfig { reservation_ttl, ..CommandConfig::default() });
+        let projector = Projector::new(Arc::clone(&store), pool.clone(), ProjectorOptions::default());
+        if demo {
+            demo::seed(&commands).await.context("add demo data")?;
+        }
+
+        // Background tasks: the projector, the order workers and the idempotency-key purge, stopped together.
+        let (stop, stopped) = watch::channel(false);
+        let background = [
+            tokio::spawn({
+                let projector = projector.clone();
+                let stopped = stopped.clone();
+                async move {
+                    if let Err(error) = projector.run(stopped).await {
+                        tracing::error!(error = %error, "the projector stopped with an error");
+                    }
+                }
+            }),
+            tokio::spawn(workers::run(commands.clone(), projector.clone(), pool.clone(), stopped.clone())),
+            tokio::spawn(workers::purge_idempotency_keys(pool.clone(), stopped)),
+        ];
+
+        let app = tally_api::router(tally_api::AppState { pool: pool.clone(), store, commands, projector });
         tracing::info!(address = %listener.local_addr()?, "listening");
-        let app = tally_api::router(tally_api::AppState { pool: pool.clone() });
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("serve HTTP")?;
+        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serve HTTP");
         tracing::info!("shutting down");
+        stop.send(true).ok();
+        for task in background {
+            task.await.ok();
+        }
+        pool.close().await;
+        served
+    })
+    .await
+}
+
+/// Runs the projectors until Ctrl-C or SIGTERM. Each projection is held by one process at a time (a lease); this
+/// one takes over whatever no other process holds.
+async fn project(args: ProjectArgs) -> Result<()> {
+    with_database(&args.database, |pool, database_url| async move {
+        migrate(&pool).await?;
+        let store = open_event_store(args.event_store.event_store_url.as_ref(), &database_url).await?;
+        let projector = Projector::new(store, pool.clone(), ProjectorOptions::default());
+        let (stop, stopped) = watch::channel(false);
+        let running = tokio::spawn({
+            let projector = projector.clone();
+            async move { projector.run(stopped).await }
+        });
+        tracing::info!("projecting; Ctrl-C or SIGTERM stops");
+        shutdown_signal().await;
+        stop.send(true).ok();
+        running.await.context("the projector task panicked")??;
         pool.close().await;
         Ok(())
     })
     .await
 }
 
-/// Runs `work` on a pool for the configured database: `DATABASE_URL`, or the private cluster, which is started
-/// first and stopped afterwards whether `work` succeeded or not.
+/// Rebuilds the named read models (all when none is named) from the whole log, one after the other, while the
+/// live ones keep serving queries.
+async fn rebuild(args: RebuildArgs) -> Result<()> {
+    let models = if args.projections.is_empty() {
+        ReadModel::ALL.to_vec()
+    } else {
+        args.projections.iter().map(|name| ReadModel::from_name(name)).collect::<Result<Vec<_>, _>>()?
+    };
+    with_database(&args.database, |pool, database_url| async move {
+        migrate(&pool).await?;
+        let store = open_event_store(args.event_store.event_store_url.as_ref(), &database_url).await?;
+        let projector = Projector::new(store, pool.clone(), ProjectorOptions::default());
+        for model in models {
+            let mut display = progress::RebuildDisplay::new(model.name());
+            let done = projector.rebuild(model, |progress| display.update(progress)).await;
+            display.finish();
+            let done = done.with_context(|| format!("rebuild {}", model.name()))?;
+            println!(
+                "rebuilt {}: {} events in {:.1}s ({:.0} events/s), live at position {}",
+                done.projection,
+                done.events_applied,
+                done.elapsed.as_secs_f64(),
+                done.events_per_second,
+                done.position
+            );
+        }
+        pool.close().await;
+        Ok(())
+    })
+    .await
+}
+
+/// Runs `work` on a pool for the configured database (and its URL): `DATABASE_URL`, or the private cluster, which
+/// is started first and stopped afterwards whether `work` succeeded or not.
 async fn with_database<F, Fut>(args: &DatabaseArgs, work: F) -> Result<()>
 where
-    F: FnOnce(PgPool) -> Fut,
+    F: FnOnce(PgPool, String) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
 {
     if let Some(url) = &args.database_url {
         tracing::info!(database = %url, "using the configured database");
-        return work(connect(url.expose()).await?).await;
+        return work(connect(url.expose()).await?, url.expose().to_owned()).await;
     }
     let cluster = PrivateCluster::start(&args.data_dir).await?;
-    let outcome = match connect(&cluster.url()).await {
-        Ok(pool) => work(pool).await,
+    let url = cluster.url();
+    let outcome = match connect(&url).await {
+        Ok(pool) => work(pool, url).await,
         Err(error) => Err(error),
     };
     let stopped = cluster.stop().await;
@@ -97,26 +183,44 @@ where
 }
 
 async fn connect(url: &str) -> Result<PgPool> {
-    PgPoolOptions::new()
-        .max_connections(32)
-        .connect(url)
-        .await
-        .context("connect to PostgreSQL")
+    PgPoolOptions::new().max_connections(32).connect(url).await.context("connect to PostgreSQL")
+}
+
+/// The event store: `EVENT_STORE_URL` when given, else the PostgreSQL database itself. The store keeps its own pool,
+/// whose connections carry its statement and idle-in-transaction timeouts.
+async fn open_event_store(url: Option<&EventStoreUrl>, database_url: &str) -> Result<Arc<dyn EventStore>> {
+    match url {
+        None => {
+            let store = PgEventStore::connect(database_url, PgStoreOptions::default()).await?;
+            Ok(Arc::new(store))
+        }
+        Some(EventStoreUrl::Postgres(url)) => {
+            tracing::info!(event_store = %url, "events are stored in a separate PostgreSQL database");
+            let pool = connect(url.expose()).await?;
+            migrate(&pool).await?;
+            pool.close().await;
+            Ok(Arc::new(PgEventStore::connect(url.expose(), PgStoreOptions::default()).await?))
+        }
+        Some(EventStoreUrl::KurrentDb(url)) => {
+            tracing::info!(event_store = %url, "events are stored in KurrentDB");
+            let store = tally_store::kurrentdb::KurrentDbEventStore::connect(url.expose())
+                .await
+                .context("connect to KurrentDB")?;
+            Ok(Arc::new(store))
+        }
+    }
 }
 
 async fn migrate(pool: &PgPool) -> Result<()> {
-    tally_store::MIGRATOR
-        .run(pool)
-        .await
-        .context("apply migrations")?;
+    tally_store::MIGRATOR.run(pool).await.context("apply migrations")?;
     tracing::info!("migrations applied");
     Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
 async fn shutdown_signal() {
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("install the SIGTERM handler");
+    let mut sigterm =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("install the SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = sigterm.recv() => {}

@@ -79,13 +79,7 @@ impl PrivateCluster {
                 .with_context(|| format!("write {}", files.owner.display()))?;
         }
 
-        let cluster = Self {
-            files,
-            binaries,
-            run_as,
-            port,
-            owner,
-        };
+        let cluster = Self { files, binaries, run_as, port, owner };
         cluster.wait_until_accepting().await?;
         cluster.ensure_database().await?;
         Ok(cluster)
@@ -99,9 +93,7 @@ impl PrivateCluster {
     /// Stops the server if this process owns it; a process that only attached leaves it running.
     pub async fn stop(self) -> Result<()> {
         if !self.owner {
-            tracing::info!(
-                "leaving the private PostgreSQL running for the process that started it"
-            );
+            tracing::info!("leaving the private PostgreSQL running for the process that started it");
             return Ok(());
         }
         stop_server(&self.binaries, &self.files, self.run_as.as_ref()).await?;
@@ -114,9 +106,7 @@ impl PrivateCluster {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
             match PgConnection::connect(&url).await {
-                Ok(connection) => {
-                    return connection.close().await.context("close probe connection")
-                }
+                Ok(connection) => return connection.close().await.context("close probe connection"),
                 Err(error) if Instant::now() < deadline => {
                     tracing::debug!(%error, "private PostgreSQL not accepting connections yet");
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -136,14 +126,11 @@ impl PrivateCluster {
 
     async fn ensure_database(&self) -> Result<()> {
         let url = format!("postgres://{SUPERUSER}@127.0.0.1:{}/postgres", self.port);
-        let mut connection = PgConnection::connect(&url)
-            .await
-            .context("connect to the private PostgreSQL")?;
-        let exists: bool =
-            sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-                .bind(DATABASE)
-                .fetch_one(&mut connection)
-                .await?;
+        let mut connection = PgConnection::connect(&url).await.context("connect to the private PostgreSQL")?;
+        let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(DATABASE)
+            .fetch_one(&mut connection)
+            .await?;
         if !exists {
             sqlx::query(&format!("create database {DATABASE}"))
                 .execute(&mut connection)
@@ -164,10 +151,7 @@ pub async fn stop(data_dir: &Path) -> Result<bool> {
         return Ok(false);
     }
     let _lock = files.lock().await?;
-    if running_port(&binaries, &files, run_as.as_ref())
-        .await?
-        .is_none()
-    {
+    if running_port(&binaries, &files, run_as.as_ref()).await?.is_none() {
         return Ok(false);
     }
     stop_server(&binaries, &files, run_as.as_ref()).await?;
@@ -188,13 +172,11 @@ struct ClusterFiles {
 
 impl ClusterFiles {
     fn new(data_dir: &Path, run_as: Option<&SystemUser>) -> Result<Self> {
-        fs::create_dir_all(data_dir)
-            .with_context(|| format!("create data directory {}", data_dir.display()))?;
+        fs::create_dir_all(data_dir).with_context(|| format!("create data directory {}", data_dir.display()))?;
         let data_dir = std::path::absolute(data_dir)?;
         let home = match run_as {
             Some(user) if !user.can_enter(&data_dir)? => {
-                let home =
-                    PathBuf::from(format!("/var/tmp/tally-postgres-{:016x}", fnv1a(&data_dir)));
+                let home = PathBuf::from(format!("/var/tmp/tally-postgres-{:016x}", fnv1a(&data_dir)));
                 tracing::info!(data_dir = %data_dir.display(), cluster_dir = %home.display(),
                     "the postgres user cannot enter the data directory, so the cluster files live elsewhere");
                 home
@@ -238,13 +220,11 @@ impl ClusterFiles {
     }
 
     fn prepare_directories(&self, run_as: Option<&SystemUser>) -> Result<()> {
-        fs::create_dir_all(&self.home)
-            .with_context(|| format!("create {}", self.home.display()))?;
+        fs::create_dir_all(&self.home).with_context(|| format!("create {}", self.home.display()))?;
         fs::set_permissions(&self.home, fs::Permissions::from_mode(0o700))?;
         if let Some(user) = run_as {
-            std::os::unix::fs::chown(&self.home, Some(user.uid), Some(user.gid)).with_context(
-                || format!("give {} to the {} user", self.home.display(), user.name),
-            )?;
+            std::os::unix::fs::chown(&self.home, Some(user.uid), Some(user.gid))
+                .with_context(|| format!("give {} to the {} user", self.home.display(), user.name))?;
         }
         Ok(())
     }
@@ -252,11 +232,7 @@ impl ClusterFiles {
 
 /// The directory holding `initdb`, `pg_ctl` and `postgres`: from `PATH`, else the newest `/usr/lib/postgresql/*/bin`.
 fn find_binaries() -> Result<PathBuf> {
-    let has_all = |dir: &Path| {
-        ["initdb", "pg_ctl", "postgres"]
-            .iter()
-            .all(|b| dir.join(b).is_file())
-    };
+    let has_all = |dir: &Path| ["initdb", "pg_ctl", "postgres"].iter().all(|b| dir.join(b).is_file());
     if let Some(path) = std::env::var_os("PATH") {
         if let Some(dir) = std::env::split_paths(&path).find(|dir| has_all(dir)) {
             return Ok(dir);
@@ -298,17 +274,11 @@ async fn initdb(binaries: &Path, files: &ClusterFiles, run_as: Option<&SystemUse
     run(command, "initdb").await
 }
 
-async fn start_server(
-    binaries: &Path,
-    files: &ClusterFiles,
-    run_as: Option<&SystemUser>,
-    port: u16,
-) -> Result<()> {
+async fn start_server(binaries: &Path, files: &ClusterFiles, run_as: Option<&SystemUser>, port: u16) -> Result<()> {
     tracing::info!(port, data_dir = %files.pgdata.display(), "starting the private PostgreSQL");
     // Loopback TCP only, no Unix socket (its path length limit would depend on where the data directory is).
-    let options = format!(
-        "-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200"
-    );
+    let options =
+        format!("-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200");
     let mut command = server_command(binaries, "pg_ctl", files, run_as);
     command
         .args(["start", "--wait", "--timeout", "60", "--pgdata"])
@@ -316,30 +286,18 @@ async fn start_server(
         .arg("--log")
         .arg(&files.log)
         .args(["-o", &options]);
-    run(command, "pg_ctl start")
-        .await
-        .with_context(|| format!("see the server log at {}", files.log.display()))
+    run(command, "pg_ctl start").await.with_context(|| format!("see the server log at {}", files.log.display()))
 }
 
-async fn stop_server(
-    binaries: &Path,
-    files: &ClusterFiles,
-    run_as: Option<&SystemUser>,
-) -> Result<()> {
+async fn stop_server(binaries: &Path, files: &ClusterFiles, run_as: Option<&SystemUser>) -> Result<()> {
     tracing::info!(data_dir = %files.pgdata.display(), "stopping the private PostgreSQL");
     let mut command = server_command(binaries, "pg_ctl", files, run_as);
-    command
-        .args(["stop", "--wait", "--mode", "fast", "--pgdata"])
-        .arg(&files.pgdata);
+    command.args(["stop", "--wait", "--mode", "fast", "--pgdata"]).arg(&files.pgdata);
     run(command, "pg_ctl stop").await
 }
 
 /// The port of the server running on `pgdata`, or `None` when none runs (a stale pid file counts as none).
-async fn running_port(
-    binaries: &Path,
-    files: &ClusterFiles,
-    run_as: Option<&SystemUser>,
-) -> Result<Option<u16>> {
+async fn running_port(binaries: &Path, files: &ClusterFiles, run_as: Option<&SystemUser>) -> Result<Option<u16>> {
     let mut command = server_command(binaries, "pg_ctl", files, run_as);
     command.args(["status", "--pgdata"]).arg(&files.pgdata);
     let status = command.output().await.context("run pg_ctl status")?.status;
@@ -348,8 +306,7 @@ async fn running_port(
     }
     // postmaster.pid: line 1 the pid, line 4 the port (PostgreSQL's documented layout).
     let pid_file = files.pgdata.join("postmaster.pid");
-    let contents =
-        fs::read_to_string(&pid_file).with_context(|| format!("read {}", pid_file.display()))?;
+    let contents = fs::read_to_string(&pid_file).with_context(|| format!("read {}", pid_file.display()))?;
     let port = contents
         .lines()
         .nth(3)
@@ -365,34 +322,19 @@ fn owner_is_alive(files: &ClusterFiles) -> bool {
         .is_some_and(|pid| pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists())
 }
 
-fn server_command(
-    binaries: &Path,
-    program: &str,
-    files: &ClusterFiles,
-    run_as: Option<&SystemUser>,
-) -> Command {
+fn server_command(binaries: &Path, program: &str, files: &ClusterFiles, run_as: Option<&SystemUser>) -> Command {
     let mut command = Command::new(binaries.join(program));
     // The server user may not be able to enter our working directory; give it one it owns.
-    command
-        .current_dir(&files.home)
-        .env("LC_ALL", "C")
-        .stdin(std::process::Stdio::null());
+    command.current_dir(&files.home).env("LC_ALL", "C").stdin(std::process::Stdio::null());
     if let Some(user) = run_as {
         // std drops root's supplementary groups before switching user.
-        command
-            .uid(user.uid)
-            .gid(user.gid)
-            .env("HOME", &files.home)
-            .env("USER", &user.name);
+        command.uid(user.uid).gid(user.gid).env("HOME", &files.home).env("USER", &user.name);
     }
     command
 }
 
 async fn run(mut command: Command, what: &str) -> Result<()> {
-    let output = command
-        .output()
-        .await
-        .with_context(|| format!("run {what}"))?;
+    let output = command.output().await.with_context(|| format!("run {what}"))?;
     if output.status.success() {
         return Ok(());
     }
@@ -435,7 +377,9 @@ impl SystemUser {
             .lines()
             .map(|line| line.split(':').collect::<Vec<_>>())
             .find(|fields| fields.len() > 3 && fields[0] == name)
-            .and_then(|fields| Some(Self { name: name.to_owned(), uid: fields[2].parse().ok()?, gid: fields[3].parse().ok()? }))
+            .and_then(|fields| {
+                Some(Self { name: name.to_owned(), uid: fields[2].parse().ok()?, gid: fields[3].parse().ok()? })
+            })
             .with_context(|| {
                 format!(
                     "running as root, Tally runs PostgreSQL as the `{name}` user, but there is none; \
@@ -447,8 +391,7 @@ impl SystemUser {
     /// Whether this user may traverse every directory from `/` down to `dir`.
     fn can_enter(&self, dir: &Path) -> Result<bool> {
         for ancestor in dir.ancestors() {
-            let meta = fs::metadata(ancestor)
-                .with_context(|| format!("inspect {}", ancestor.display()))?;
+            let meta = fs::metadata(ancestor).with_context(|| format!("inspect {}", ancestor.display()))?;
             let mode = meta.mode();
             let executable = if meta.uid() == self.uid {
                 mode & 0o100 != 0
@@ -471,9 +414,7 @@ fn fnv1a(path: &Path) -> u64 {
     path.as_os_str()
         .as_bytes()
         .iter()
-        .fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-            (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-        })
+        .fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 #[cfg(test)]
@@ -482,34 +423,21 @@ mod tests {
 
     #[test]
     fn relocated_cluster_names_are_stable_and_distinct() {
-        assert_eq!(
-            fnv1a(Path::new("/root/shop/.tally")),
-            fnv1a(Path::new("/root/shop/.tally"))
-        );
-        assert_ne!(
-            fnv1a(Path::new("/root/shop/.tally")),
-            fnv1a(Path::new("/root/other/.tally"))
-        );
+        assert_eq!(fnv1a(Path::new("/root/shop/.tally")), fnv1a(Path::new("/root/shop/.tally")));
+        assert_ne!(fnv1a(Path::new("/root/shop/.tally")), fnv1a(Path::new("/root/other/.tally")));
     }
 
     #[test]
     fn a_user_cannot_enter_a_directory_closed_to_others() {
         let dir = std::env::temp_dir().join(format!("tally-enter-{}", std::process::id()));
         fs::create_dir_all(dir.join("inner")).unwrap();
-        let stranger = SystemUser {
-            name: "stranger".into(),
-            uid: 65_000,
-            gid: 65_000,
-        };
+        let stranger = SystemUser { name: "stranger".into(), uid: 65_000, gid: 65_000 };
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
         let open = stranger.can_enter(&dir.join("inner")).unwrap();
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
         let closed = stranger.can_enter(&dir.join("inner")).unwrap();
         fs::remove_dir_all(&dir).unwrap();
         assert!(open, "a 0755 path under the temp dir is enterable");
-        assert!(
-            !closed,
-            "a 0700 directory owned by someone else is not enterable"
-        );
+        assert!(!closed, "a 0700 directory owned by someone else is not enterable");
     }
 }

@@ -5,8 +5,7 @@
 
 use std::path::Path;
 
-const DOMAIN_ALLOWED_DEPENDENCIES: [&str; 5] =
-    ["chrono", "serde", "serde_json", "thiserror", "uuid"];
+const DOMAIN_ALLOWED_DEPENDENCIES: [&str; 5] = ["chrono", "serde", "serde_json", "thiserror", "uuid"];
 
 /// Calls that reach a clock, randomness, the file system, the network or a runtime.
 const DOMAIN_FORBIDDEN_CALLS: [&str; 12] = [
@@ -51,11 +50,7 @@ fn the_domain_code_reads_no_clock_and_makes_no_random_ids() {
             }
         }
     }
-    assert!(
-        offences.is_empty(),
-        "the domain must stay pure (DESIGN.md, invariant 1):\n{}",
-        offences.join("\n")
-    );
+    assert!(offences.is_empty(), "the domain must stay pure (DESIGN.md, invariant 1):\n{}", offences.join("\n"));
 }
 
 #[test]

@@ -69,10 +69,7 @@ impl TallyProcess {
                 continue;
             };
             if entry["message"] == message {
-                return entry[field]
-                    .as_str()
-                    .unwrap_or_else(|| panic!("no {field} in {line}"))
-                    .to_owned();
+                return entry[field].as_str().unwrap_or_else(|| panic!("no {field} in {line}")).to_owned();
             }
         }
     }
@@ -83,12 +80,17 @@ impl TallyProcess {
 
     /// Sends SIGTERM (what an operator or a supervisor sends) and waits for the process to exit.
     pub fn terminate(mut self) -> ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .expect("run kill");
+        let status = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().expect("run kill");
         assert!(status.success(), "kill -TERM failed");
         self.wait(Duration::from_secs(60))
+    }
+
+    /// Waits for the process to exit by itself, and returns its status and every log line it wrote.
+    pub fn wait_for_exit(mut self) -> (ExitStatus, Vec<String>) {
+        let status = self.wait(STARTUP_TIMEOUT);
+        // The reader thread ends with the pipe; collect what it forwarded.
+        let lines = self.log_lines.iter().collect();
+        (status, lines)
     }
 
     fn wait(&mut self, timeout: Duration) -> ExitStatus {
@@ -97,10 +99,7 @@ impl TallyProcess {
             if let Some(status) = self.child.try_wait().expect("wait for tally") {
                 return status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "tally did not exit within {timeout:?}"
-            );
+            assert!(Instant::now() < deadline, "tally did not exit within {timeout:?}");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -122,12 +121,8 @@ pub struct DataDir(tempfile::TempDir);
 impl DataDir {
     pub fn new() -> Self {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::Builder::new()
-            .prefix("tally-e2e-")
-            .tempdir()
-            .expect("create a temp dir");
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
-            .expect("chmod the temp dir");
+        let dir = tempfile::Builder::new().prefix("tally-e2e-").tempdir().expect("create a temp dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod the temp dir");
         Self(dir)
     }
 
@@ -142,13 +137,7 @@ impl DataDir {
     /// The pid of the PostgreSQL server running on this data directory, if any (from its `postmaster.pid`).
     pub fn postgres_pid(&self) -> Option<u32> {
         let pid_file = self.path().join("postgres/data/postmaster.pid");
-        let pid: u32 = std::fs::read_to_string(pid_file)
-            .ok()?
-            .lines()
-            .next()?
-            .trim()
-            .parse()
-            .ok()?;
+        let pid: u32 = std::fs::read_to_string(pid_file).ok()?.lines().next()?.trim().parse().ok()?;
         process_is_alive(pid).then_some(pid)
     }
 }
@@ -168,19 +157,13 @@ impl Drop for DataDir {
 pub fn process_is_alive(pid: u32) -> bool {
     // A zombie is dead for our purposes: its /proc/<pid>/stat says state Z.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            stat.rsplit(')')
-                .next()
-                .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
-        })
+        .map(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
         .unwrap_or(false)
 }
 
 /// GET a URL and return the status and JSON body.
 pub async fn get_json(url: &str) -> (u16, Value) {
-    let response = reqwest::get(url)
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let response = reqwest::get(url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }

@@ -4,27 +4,55 @@
 //! `tower::ServiceExt::oneshot` and `main` serves it on a socket.
 //!
 //! # Layout
-//! - `ops`: `/healthz` (the process answers) and `/readyz` (the database answers).
+//! - `commands`: the `/v1` command endpoints (POST), over `tally_commands::Commands`.
+//! - `queries`: the `/v1` query endpoints (GET) over the read models, and `/v1/projections`.
+//! - `error`: `CommandError` -> problem+json (status and `type` per error kind; internal causes logged, never sent).
+//! - `idempotency`: the `Idempotency-Key` contract of every POST, and `purge_expired_idempotency_keys`.
+//! - `extract`: `ApiJson`, `ApiQuery`, `ApiPath`: axum's extractors with problem+json rejections.
+//! - `ops`: `/healthz` (the process answers) and `/readyz` (the database, the event store and the projections).
 //! - `problem`: RFC 9457 `application/problem+json` errors, one stable `type` per kind.
 
+mod commands;
+mod error;
+mod extract;
+pub mod idempotency;
 mod ops;
 mod problem;
+mod queries;
+#[cfg(test)]
+mod test_support;
 
+pub use extract::{ApiJson, ApiPath, ApiQuery};
 pub use problem::{Problem, ProblemKind};
 
 use axum::Router;
 use sqlx::PgPool;
+use std::sync::Arc;
+use tally_commands::Commands;
+use tally_projections::Projector;
+use tally_store::EventStore;
 
 /// What every handler may use. Cheap to clone: each field is a handle.
 #[derive(Clone)]
 pub struct AppState {
+    /// The PostgreSQL database of the read models (and of the events, unless they live elsewhere).
     pub pool: PgPool,
+    /// The event store, whichever adapter serves it.
+    pub store: Arc<dyn EventStore>,
+    /// The command side: every POST goes through it.
+    pub commands: Commands,
+    /// The read models' projector: status, and waiting for a position (read-your-writes).
+    pub projector: Projector,
 }
 
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .merge(commands::routes())
+        .merge(queries::routes())
         .merge(ops::routes())
         .merge(problem::routes())
+        .fallback(problem::no_such_route)
+        .method_not_allowed_fallback(problem::method_not_allowed)
         .with_state(state)
 }

@@ -75,9 +75,7 @@ impl ProblemKind {
         match self {
             Self::Validation => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::InsufficientStock | Self::InvalidTransition | Self::VersionConflict => {
-                StatusCode::CONFLICT
-            }
+            Self::InsufficientStock | Self::InvalidTransition | Self::VersionConflict => StatusCode::CONFLICT,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
@@ -88,23 +86,37 @@ impl ProblemKind {
 
     pub fn description(self) -> &'static str {
         match self {
-            Self::Validation => "The request was malformed or broke a rule on its values (a bad SKU, a zero \
-                quantity, an unknown field, a body too large). Fix the request; retrying it unchanged will fail again.",
+            Self::Validation => {
+                "The request was malformed or broke a rule on its values (a bad SKU, a zero \
+                quantity, an unknown field, a body too large). Fix the request; retrying it unchanged will fail again."
+            }
             Self::NotFound => "The resource (product, inventory item, order, stream) does not exist.",
-            Self::InsufficientStock => "Not enough stock is available for the order. The body lists the shortages \
-                per SKU and the id of the rejected order.",
-            Self::InvalidTransition => "The resource cannot make this change in its current state (shipping an \
-                unpaid order, refunding more than was captured, ...).",
-            Self::VersionConflict => "The resource changed since the version the request was based on (If-Match), \
-                or a concurrent change won. Read it again and decide anew.",
-            Self::IdempotencyKeyReused => "The Idempotency-Key was already used with a different request body, or \
-                the first request with that key is still in flight (409).",
+            Self::InsufficientStock => {
+                "Not enough stock is available for the order. The body lists the shortages \
+                per SKU and the id of the rejected order."
+            }
+            Self::InvalidTransition => {
+                "The resource cannot make this change in its current state (shipping an \
+                unpaid order, refunding more than was captured, ...)."
+            }
+            Self::VersionConflict => {
+                "The resource changed since the version the request was based on (If-Match), \
+                or a concurrent change won. Read it again and decide anew."
+            }
+            Self::IdempotencyKeyReused => {
+                "The Idempotency-Key was already used with a different request body, or \
+                the first request with that key is still in flight (409)."
+            }
             Self::Unauthorized => "The request carries no valid credentials.",
             Self::Forbidden => "The credentials do not allow this request.",
-            Self::Unavailable => "The service cannot answer now (database unreachable, read model not caught up \
-                with the requested position). Retry after the delay in Retry-After.",
-            Self::Internal => "An unexpected error. It was logged with the request id; the request may be retried \
-                with the same Idempotency-Key.",
+            Self::Unavailable => {
+                "The service cannot answer now (database unreachable, read model not caught up \
+                with the requested position). Retry after the delay in Retry-After."
+            }
+            Self::Internal => {
+                "An unexpected error. It was logged with the request id; the request may be retried \
+                with the same Idempotency-Key."
+            }
         }
     }
 
@@ -125,13 +137,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
-        Self {
-            kind,
-            status: kind.status(),
-            detail: detail.into(),
-            extensions: Map::new(),
-            retry_after_secs: None,
-        }
+        Self { kind, status: kind.status(), detail: detail.into(), extensions: Map::new(), retry_after_secs: None }
     }
 
     pub fn with_status(mut self, status: StatusCode) -> Self {
@@ -153,20 +159,14 @@ impl Problem {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let mut body = Map::new();
-        body.insert(
-            "type".into(),
-            json!(format!("/problems/{}", self.kind.slug())),
-        );
+        body.insert("type".into(), json!(format!("/problems/{}", self.kind.slug())));
         body.insert("title".into(), json!(self.kind.title()));
         body.insert("status".into(), json!(self.status.as_u16()));
         body.insert("detail".into(), json!(self.detail));
         body.extend(self.extensions);
         let mut response = (self.status, Json(Value::Object(body))).into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let Some(secs) = self.retry_after_secs {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
@@ -176,6 +176,17 @@ impl IntoResponse for Problem {
 
 pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new().route("/problems/{kind}", get(describe))
+}
+
+/// Any path the API does not serve: a `not-found` problem instead of an empty 404.
+pub(crate) async fn no_such_route(uri: axum::http::Uri) -> Problem {
+    Problem::new(ProblemKind::NotFound, format!("there is no resource at {}", uri.path()))
+}
+
+/// A known path with a method it does not take: a 405 `validation` problem instead of an empty 405.
+pub(crate) async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Problem {
+    Problem::new(ProblemKind::Validation, format!("{method} is not allowed on {}", uri.path()))
+        .with_status(StatusCode::METHOD_NOT_ALLOWED)
 }
 
 /// `GET /problems/<kind>`: what a problem type means.
@@ -188,11 +199,7 @@ async fn describe(Path(slug): Path<String>) -> Response {
             "description": kind.description(),
         }))
         .into_response(),
-        None => Problem::new(
-            ProblemKind::NotFound,
-            format!("there is no problem type named {slug:?}"),
-        )
-        .into_response(),
+        None => Problem::new(ProblemKind::NotFound, format!("there is no problem type named {slug:?}")).into_response(),
     }
 }
 
@@ -208,17 +215,10 @@ mod tests {
         for kind in ProblemKind::ALL {
             let app: Router = routes();
             let uri = format!("/problems/{}", kind.slug());
-            let response = app
-                .oneshot(Request::get(&uri).body(Body::empty()).unwrap())
-                .await
-                .unwrap();
+            let response = app.oneshot(Request::get(&uri).body(Body::empty()).unwrap()).await.unwrap();
             assert_eq!(response.status(), StatusCode::OK, "{uri}");
-            let body: Value = serde_json::from_slice(
-                &axum::body::to_bytes(response.into_body(), 1 << 16)
-                    .await
-                    .unwrap(),
-            )
-            .unwrap();
+            let body: Value =
+                serde_json::from_slice(&axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap()).unwrap();
             assert_eq!(body["type"], uri);
             assert!(!body["description"].as_str().unwrap().is_empty());
         }
@@ -227,15 +227,20 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_problem_type_is_a_not_found_problem() {
         let app: Router = routes();
-        let response = app
-            .oneshot(Request::get("/problems/nope").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+        let response = app.oneshot(Request::get("/problems/nope").body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
-        assert_eq!(
-            response.headers()["content-type"],
-            "application/problem+json"
-        );
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+    }
+
+    #[tokio::test]
+    async fn unknown_routes_and_wrong_methods_are_problems() {
+        let app: Router = routes().fallback(no_such_route).method_not_allowed_fallback(method_not_allowed);
+        let response = app.clone().oneshot(Request::get("/v2/nothing").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        let response = app.oneshot(Request::delete("/problems/internal").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
     }
 
     #[test]

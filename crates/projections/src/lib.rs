@@ -19,6 +19,7 @@
 //! - [`status`]: position, lag, state and holder of each projection.
 //! - [`rebuild`]: rebuilding without downtime, with progress reports.
 //! - [`models`]: the read models (`ReadModel`): products, inventory, orders, sales, each in its own file.
+//! - [`read`]: typed, paged (keyset cursors) SQL readers over the read models, for the query API and workers.
 //! - [`error`]: `ProjectionError`, and which errors are transient and which make an event poison.
 
 mod batch;
@@ -26,6 +27,7 @@ mod checkpoint;
 pub mod error;
 mod lease;
 pub mod models;
+pub mod read;
 pub mod rebuild;
 pub mod runner;
 pub mod status;

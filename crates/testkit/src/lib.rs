@@ -37,20 +37,12 @@ pub async fn fresh_database() -> TestDatabase {
         .await
         .unwrap_or_else(|e| panic!("cannot connect to the test cluster at {admin_url}: {e}"));
     // The name is generated above from hex digits only, so formatting it into the statement is safe.
-    sqlx::query(&format!("create database {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create the test database");
+    sqlx::query(&format!("create database {name}")).execute(&mut admin).await.expect("create the test database");
     admin.close().await.ok();
 
-    let options = PgConnectOptions::from_str(&admin_url)
-        .expect("parse the test cluster URL")
-        .database(&name);
+    let options = PgConnectOptions::from_str(&admin_url).expect("parse the test cluster URL").database(&name);
     let url = options.to_url_lossy().to_string();
-    let pool = PgPoolOptions::new()
-        .max_connections(20)
-        .connect_with(options)
-        .await
-        .expect("connect to the test database");
+    let pool =
+        PgPoolOptions::new().max_connections(20).connect_with(options).await.expect("connect to the test database");
     TestDatabase { url, name, pool }
 }

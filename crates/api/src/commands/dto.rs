@@ -1,0 +1,291 @@
+//! The command endpoints' JSON: request bodies, response bodies, and the checks that turn request fields into
+//! the domain's value types.
+//!
+//! These are separate types from the domain's (CONVENTIONS.md, "Domain"): the HTTP contract of DESIGN.md can stay
+//! put while events and states evolve. Requests refuse unknown fields; numbers arrive as plain integers and are
+//! checked here through the domain's constructors (`Sku::parse`, `Quantity::new`, `Currency::parse`, ...), so a
+//! bad value is a 422 `validation` problem whose detail and `field` extension name the field.
+
+use crate::problem::{Problem, ProblemKind};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, StatusCode};
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tally_domain::catalog::{ProductDetails, ProductStatus};
+use tally_domain::order::{ItemLine, OrderLine, PlacedOrder};
+use tally_domain::{Currency, Inventory, LocationId, Money, Quantity, Sku, ValueError};
+
+/// The longest free text accepted (references, carriers, tracking numbers, reasons), in characters.
+pub(crate) const MAX_TEXT_CHARS: usize = 500;
+
+/// `{"amount": 1999, "currency": "EUR"}`: integer minor units and an ISO 4217 code.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MoneyRequest {
+    pub amount: i64,
+    pub currency: String,
+}
+
+/// `{"sku": "TEE-RED-M", "quantity": 2}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LineRequest {
+    pub sku: String,
+    pub quantity: i64,
+}
+
+/// A 422 `validation` problem about `field`.
+pub(crate) fn invalid(field: &str, detail: impl std::fmt::Display) -> Problem {
+    Problem::new(ProblemKind::Validation, format!("{field}: {detail}")).with_extension("field", json!(field))
+}
+
+fn value<T>(field: &str, result: Result<T, ValueError>) -> Result<T, Problem> {
+    result.map_err(|error| invalid(field, error))
+}
+
+pub(crate) fn sku(field: &str, text: &str) -> Result<Sku, Problem> {
+    value(field, Sku::parse(text))
+}
+
+/// A location, `main` when absent.
+pub(crate) fn location(field: &str, text: Option<&str>) -> Result<LocationId, Problem> {
+    text.map_or_else(|| Ok(LocationId::main()), |text| value(field, LocationId::parse(text)))
+}
+
+pub(crate) fn quantity(field: &str, units: i64) -> Result<Quantity, Problem> {
+    let units = u32::try_from(units).map_err(|_| invalid(field, "quantity must be an integer from 1 to 4294967295"))?;
+    value(field, Quantity::new(units))
+}
+
+/// An amount of money that is not negative (prices), from a `{"amount", "currency"}` object named `field`.
+pub(crate) fn money(field: &str, money: &MoneyRequest) -> Result<Money, Problem> {
+    amount(&format!("{field}.amount"), money.amount, &format!("{field}.currency"), &money.currency)
+}
+
+/// An amount that is not negative from two fields (payments and refunds have them at the top level).
+pub(crate) fn amount(amount_field: &str, amount: i64, currency_field: &str, currency: &str) -> Result<Money, Problem> {
+    let currency = value(currency_field, Currency::parse(currency))?;
+    if amount < 0 {
+        return Err(invalid(amount_field, "the amount must not be negative"));
+    }
+    Ok(Money::new(amount, currency))
+}
+
+/// Lines of `(sku, quantity)`, each checked; `field` names the list (`lines`).
+pub(crate) fn lines(field: &str, lines: &[LineRequest]) -> Result<Vec<ItemLine>, Problem> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            Ok(ItemLine {
+                sku: sku(&format!("{field}[{i}].sku"), &line.sku)?,
+                quantity: quantity(&format!("{field}[{i}].quantity"), line.quantity)?,
+            })
+        })
+        .collect()
+}
+
+/// Free text, at most [`MAX_TEXT_CHARS`] characters and no control characters; empty when absent.
+pub(crate) fn text(field: &str, text: Option<String>) -> Result<String, Problem> {
+    let text = text.unwrap_or_default();
+    if text.chars().count() > MAX_TEXT_CHARS || text.chars().any(char::is_control) {
+        return Err(invalid(field, format!("must be at most {MAX_TEXT_CHARS} characters, none of them control")));
+    }
+    Ok(text)
+}
+
+/// A JSON body that may also be left out entirely (`POST /v1/orders/{id}/delivery` with no body means `{}`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Problem> {
+        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let is_json = content_type.is_some_and(|t| {
+            let essence = t.split(';').next().unwrap_or("").trim();
+            essence == "application/json" || essence.ends_with("+json")
+        });
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::new(ProblemKind::Validation, "the body is larger than the limit")
+                    .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+            } else {
+                Problem::new(ProblemKind::Validation, "the body could not be read").with_status(StatusCode::BAD_REQUEST)
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        if !is_json {
+            return Err(Problem::new(
+                ProblemKind::Validation,
+                "send the body as JSON with Content-Type: application/json",
+            )
+            .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+        }
+        let axum::Json(body) = axum::Json::<T>::from_bytes(&bytes).map_err(Problem::from)?;
+        Ok(OptionalJson(body))
+    }
+}
+
+/// `{"amount": 1999, "currency": "EUR"}` in a response.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub(crate) struct MoneyBody {
+    pub amount: i64,
+    pub currency: String,
+}
+
+impl From<Money> for MoneyBody {
+    fn from(money: Money) -> Self {
+        MoneyBody { amount: money.minor(), currency: money.currency().to_string() }
+    }
+}
+
+/// A product as `POST /v1/products` answers it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ProductBody {
+    pub sku: String,
+    pub name: String,
+    pub price: MoneyBody,
+    /// `active` or `discontinued`.
+    pub status: &'static str,
+    pub version: u64,
+}
+
+impl ProductBody {
+    pub fn new(details: &ProductDetails, version: u64) -> Self {
+        let status = match details.status() {
+            ProductStatus::Active => "active",
+            ProductStatus::Discontinued => "discontinued",
+        };
+        ProductBody {
+            sku: details.sku().to_string(),
+            name: details.name().to_owned(),
+            price: details.price().into(),
+            status,
+            version,
+        }
+    }
+}
+
+/// Stock of a SKU, all locations together and per location (the shape of `GET /v1/inventory/{sku}`).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct InventoryBody {
+    pub sku: String,
+    pub on_hand: u64,
+    pub reserved: u64,
+    pub available: u64,
+    pub locations: Vec<LocationBody>,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct LocationBody {
+    pub location: String,
+    pub on_hand: u64,
+    pub reserved: u64,
+    pub available: u64,
+}
+
+impl InventoryBody {
+    pub fn new(sku: &Sku, inventory: &Inventory, version: u64) -> Self {
+        let locations = inventory
+            .locations()
+            .map(|(location, stock)| LocationBody {
+                location: location.to_string(),
+                on_hand: stock.on_hand(),
+                reserved: stock.reserved(),
+                available: stock.available(),
+            })
+            .collect();
+        InventoryBody {
+            sku: sku.to_string(),
+            on_hand: inventory.on_hand(),
+            reserved: inventory.reserved(),
+            available: inventory.available(),
+            locations,
+            version,
+        }
+    }
+}
+
+/// An order in the shape of `GET /v1/orders/{id}`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct OrderBody {
+    pub order_id: String,
+    pub status: &'static str,
+    pub customer_id: String,
+    pub currency: String,
+    pub lines: Vec<OrderLineBody>,
+    pub total: MoneyBody,
+    pub paid: MoneyBody,
+    pub refunded: MoneyBody,
+    /// Until when the stock is held for the order (set once it is confirmed).
+    pub reserved_until: Option<DateTime<Utc>>,
+    pub placed_at: DateTime<Utc>,
+    /// When the event at `version` was recorded.
+    pub updated_at: DateTime<Utc>,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct OrderLineBody {
+    pub sku: String,
+    pub quantity: u32,
+    pub unit_price: MoneyBody,
+    pub shipped: u32,
+    pub returned: u32,
+}
+
+impl OrderBody {
+    pub fn new(order: &PlacedOrder, version: u64, updated_at: DateTime<Utc>) -> Self {
+        let line = |line: &OrderLine| OrderLineBody {
+            sku: line.sku.to_string(),
+            quantity: line.quantity.get(),
+            unit_price: line.unit_price.into(),
+            shipped: order.shipped(&line.sku),
+            returned: order.returned(&line.sku),
+        };
+        OrderBody {
+            order_id: order.order_id().to_string(),
+            status: order.status().as_str(),
+            customer_id: order.customer_id().to_string(),
+            currency: order.currency().to_string(),
+            lines: order.lines().iter().map(line).collect(),
+            total: order.total().into(),
+            paid: order.paid().into(),
+            refunded: order.refunded().into(),
+            reserved_until: order.reserved_until(),
+            placed_at: order.placed_at(),
+            updated_at,
+            version,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let problem = quantity("lines[0].quantity", 0).unwrap_err();
+        assert_eq!(problem.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(problem.detail.starts_with("lines[0].quantity: "), "{}", problem.detail);
+        assert_eq!(problem.extensions["field"], "lines[0].quantity");
+        assert!(quantity("quantity", -1).is_err());
+        assert!(quantity("quantity", i64::from(u32::MAX) + 1).is_err());
+        assert!(sku("sku", "TEE RED").is_err());
+        let bad_currency = money("price", &MoneyRequest { amount: 1, currency: "eur".into() }).unwrap_err();
+        assert_eq!(bad_currency.extensions["field"], "price.currency");
+        let negative = money("price", &MoneyRequest { amount: -1, currency: "EUR".into() }).unwrap_err();
+        assert_eq!(negative.extensions["field"], "price.amount");
+        assert!(text("reason", Some("x".repeat(MAX_TEXT_CHARS + 1))).is_err());
+        assert_eq!(location("location", None).unwrap(), LocationId::main());
+    }
+}

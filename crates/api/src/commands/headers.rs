@@ -1,0 +1,188 @@
+//! The HTTP headers of a command: what a request says about itself (`X-Actor`, `X-Request-Id`, `traceparent`,
+//! `Idempotency-Key`, `If-Match`) and what a response says about the change (`ETag`, `Tally-Position`,
+//! `Location`), in one place so every endpoint reads and writes them alike.
+//!
+//! - Actor: `X-Actor` when present (1 to 128 printable ASCII characters), else `api`. Authentication is not in
+//!   scope: the header is trusted as sent and only recorded in the events' metadata.
+//! - Correlation: `X-Request-Id` becomes the correlation id when it is a UUID; `traceparent` gives the trace id.
+//!   [`request_id`] gives a request without one a new UUID and echoes the id on every response.
+//! - `If-Match: "<version>"` (one strong ETag) becomes the command's expected version; `*` means "any version";
+//!   anything else is a 400.
+//! - `ETag: "<version>"` is the stream version after the command, `Tally-Position` the global position of the last
+//!   event appended (absent when the command appended nothing, e.g. a repeat).
+
+use crate::idempotency::IdempotencyKey;
+use crate::problem::{Problem, ProblemKind};
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use tally_commands::CommandContext;
+
+pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) static X_ACTOR: HeaderName = HeaderName::from_static("x-actor");
+pub(crate) static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+pub(crate) static TALLY_POSITION: HeaderName = HeaderName::from_static("tally-position");
+
+/// The actor recorded when a request names none.
+pub(crate) const DEFAULT_ACTOR: &str = "api";
+const MAX_ACTOR_CHARS: usize = 128;
+
+/// What a command request carries besides its body.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestMeta {
+    /// Becomes every appended event's metadata.
+    pub context: CommandContext,
+    /// `If-Match`: the stream version the client based the command on.
+    pub if_match: Option<u64>,
+    /// The request's `Idempotency-Key` and body fingerprint, when it had a key.
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+impl RequestMeta {
+    /// Refuses `If-Match` on a command that creates its stream (there is no version to match yet).
+    pub fn refuse_if_match(&self) -> Result<(), Problem> {
+        match self.if_match {
+            Some(_) => Err(bad_request("If-Match applies to commands on an existing resource, not to creating one")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Problem> {
+        let headers = &parts.headers;
+        let actor = actor(headers)?;
+        let idempotency = parts.extensions.get::<IdempotencyKey>().cloned();
+        let context = CommandContext::from_request(
+            actor,
+            text(headers, &X_REQUEST_ID),
+            text(headers, &TRACEPARENT),
+            idempotency.as_ref().map(|key| key.key.clone()),
+        );
+        Ok(RequestMeta { context, if_match: if_match(headers)?, idempotency })
+    }
+}
+
+fn text<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+fn bad_request(detail: &str) -> Problem {
+    Problem::new(ProblemKind::Validation, detail).with_status(StatusCode::BAD_REQUEST)
+}
+
+/// `X-Actor`, or `api`.
+fn actor(headers: &HeaderMap) -> Result<String, Problem> {
+    let Some(value) = headers.get(&X_ACTOR) else {
+        return Ok(DEFAULT_ACTOR.to_owned());
+    };
+    match value.to_str() {
+        Ok(actor) if (1..=MAX_ACTOR_CHARS).contains(&actor.trim().len()) => Ok(actor.trim().to_owned()),
+        _ => Err(bad_request("X-Actor must be 1 to 128 printable ASCII characters")),
+    }
+}
+
+/// `If-Match`: one strong ETag `"<version>"`, or `*` (no expectation).
+pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let malformed = || bad_request("If-Match must be one strong ETag as sent in ETag, e.g. \"3\"");
+    let value = value.to_str().map_err(|_| malformed())?.trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    let digits = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).ok_or_else(malformed)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(malformed());
+    }
+    digits.parse::<u64>().map(Some).map_err(|_| malformed())
+}
+
+/// The `ETag` of a stream version.
+pub(crate) fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).expect("digits in quotes are a valid header value")
+}
+
+/// A command's successful answer: `status`, JSON `body`, `ETag`, `Tally-Position` and (on a create) `Location`.
+pub(crate) fn command_response<T: Serialize>(
+    status: StatusCode,
+    version: Option<u64>,
+    position: Option<u64>,
+    location: Option<String>,
+    body: &T,
+) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    with_change_headers(&mut response, version, position);
+    if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+/// Adds `ETag` and `Tally-Position` to a response (a problem about a recorded change carries them too).
+pub(crate) fn with_change_headers(response: &mut Response, version: Option<u64>, position: Option<u64>) {
+    let headers = response.headers_mut();
+    if let Some(version) = version {
+        headers.insert(header::ETAG, etag(version));
+    }
+    if let Some(position) = position {
+        headers.insert(TALLY_POSITION.clone(), HeaderValue::from(position));
+    }
+}
+
+/// Middleware: gives a request without a usable `X-Request-Id` a new one and echoes the id on the response
+/// (replays of an idempotent request included: the id is this request's, not the first one's).
+pub(crate) async fn request_id(mut request: Request, next: Next) -> Response {
+    let usable = |v: &HeaderValue| !v.is_empty() && v.len() <= 200 && v.to_str().is_ok();
+    let id = match request.headers().get(&X_REQUEST_ID) {
+        Some(value) if usable(value) => value.clone(),
+        _ => {
+            let id = HeaderValue::from_str(&uuid::Uuid::now_v7().to_string()).expect("a uuid is a header value");
+            request.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
+            id
+        }
+    };
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(X_REQUEST_ID.clone(), id);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_if_match(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::IF_MATCH, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn if_match_takes_one_strong_etag_or_a_star() {
+        assert_eq!(if_match(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(if_match(&with_if_match("\"3\"")).unwrap(), Some(3));
+        assert_eq!(if_match(&with_if_match(" \"0\" ")).unwrap(), Some(0));
+        assert_eq!(if_match(&with_if_match("*")).unwrap(), None);
+        for bad in ["3", "W/\"3\"", "\"-1\"", "\"a\"", "\"\"", "\"1\", \"2\"", "\"99999999999999999999999\""] {
+            let problem = if_match(&with_if_match(bad)).unwrap_err();
+            assert_eq!(problem.status, StatusCode::BAD_REQUEST, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_actor_defaults_to_api() {
+        assert_eq!(actor(&HeaderMap::new()).unwrap(), "api");
+        let mut headers = HeaderMap::new();
+        headers.insert(X_ACTOR.clone(), HeaderValue::from_static("back-office"));
+        assert_eq!(actor(&headers).unwrap(), "back-office");
+        headers.insert(X_ACTOR.clone(), HeaderValue::from_static(" "));
+        assert!(actor(&headers).is_err());
+    }
+}

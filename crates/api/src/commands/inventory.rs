@@ -1,0 +1,113 @@
+//! Stock commands of the back office: goods received and count corrections, on a registered SKU.
+//!
+//! - `POST /v1/inventory/{sku}/receipts` `{"location"?: "main", "quantity", "reference"?}` -> 201 with the SKU's
+//!   stock (the shape of `GET /v1/inventory/{sku}`) and a `Location`; an unregistered SKU is 404.
+//! - `POST /v1/inventory/{sku}/adjustments` `{"location"?: "main", "delta", "reason"}` with `reason` one of
+//!   `count_correction` (either sign), `damaged`, `lost` (negative), `found` (positive) -> 201 with the stock;
+//!   taking `on_hand` below zero or below what is reserved is 409 `insufficient-stock`.
+//!
+//! Reservations, commits and restocks are not here: they are steps of the order process, never sent directly.
+
+use super::dto::{self, InventoryBody};
+use super::headers::{command_response, RequestMeta};
+use crate::extract::{ApiJson, ApiPath};
+use crate::idempotency::idempotent;
+use crate::problem::Problem;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use serde::Deserialize;
+use tally_commands::InventoryOutcome;
+use tally_domain::inventory::AdjustmentReason;
+use tally_domain::Sku;
+use tracing::instrument;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/inventory/{sku}/receipts", post(idempotent(receive)))
+        .route("/v1/inventory/{sku}/adjustments", post(idempotent(adjust)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Receipt {
+    location: Option<String>,
+    quantity: i64,
+    reference: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Adjustment {
+    location: Option<String>,
+    delta: i64,
+    reason: Reason,
+}
+
+/// The HTTP names of [`AdjustmentReason`].
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Reason {
+    CountCorrection,
+    Damaged,
+    Lost,
+    Found,
+}
+
+impl From<Reason> for AdjustmentReason {
+    fn from(reason: Reason) -> Self {
+        match reason {
+            Reason::CountCorrection => AdjustmentReason::CountCorrection,
+            Reason::Damaged => AdjustmentReason::Damaged,
+            Reason::Lost => AdjustmentReason::Lost,
+            Reason::Found => AdjustmentReason::Found,
+        }
+    }
+}
+
+#[instrument(skip_all, fields(inventory.sku = %sku))]
+async fn receive(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    ApiPath(sku): ApiPath<String>,
+    ApiJson(body): ApiJson<Receipt>,
+) -> Result<Response, Problem> {
+    let sku = dto::sku("sku", &sku)?;
+    let location = dto::location("location", body.location.as_deref())?;
+    let quantity = dto::quantity("quantity", body.quantity)?;
+    let reference = dto::text("reference", body.reference)?;
+    let outcome =
+        state.commands.receive_stock(&meta.context, &sku, location, quantity, reference, meta.if_match).await?;
+    Ok(respond(&sku, outcome))
+}
+
+#[instrument(skip_all, fields(inventory.sku = %sku))]
+async fn adjust(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    ApiPath(sku): ApiPath<String>,
+    ApiJson(body): ApiJson<Adjustment>,
+) -> Result<Response, Problem> {
+    let sku = dto::sku("sku", &sku)?;
+    let location = dto::location("location", body.location.as_deref())?;
+    if body.delta == 0 {
+        return Err(dto::invalid("delta", "an adjustment must change the stock"));
+    }
+    let reason = body.reason.into();
+    let outcome = state.commands.adjust_stock(&meta.context, &sku, location, body.delta, reason, meta.if_match).await?;
+    Ok(respond(&sku, outcome))
+}
+
+fn respond(sku: &Sku, outcome: InventoryOutcome) -> Response {
+    let body = InventoryBody::new(sku, &outcome.state, outcome.version.unwrap_or(0));
+    command_response(
+        StatusCode::CREATED,
+        outcome.version,
+        outcome.position,
+        Some(format!("/v1/inventory/{sku}")),
+        &body,
+    )
+}

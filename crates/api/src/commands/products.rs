@@ -1,0 +1,89 @@
+//! The catalog's commands: register a product, reprice it, discontinue it.
+//!
+//! - `POST /v1/products` `{"sku", "name", "price": {"amount", "currency"}}` -> 201 with the product and a
+//!   `Location`; an already registered SKU is 409 `version-conflict`.
+//! - `POST /v1/products/{sku}/price` `{"amount", "currency"}` (the new price: the resource is the price) -> 200
+//!   with the product; another currency than the product's is 422; repricing to the current price records nothing.
+//! - `POST /v1/products/{sku}/discontinuation` `{}` (or no body) -> 200 with the product; final, a second one is
+//!   409 `invalid-transition`.
+
+use super::dto::{self, MoneyRequest, OptionalJson, ProductBody};
+use super::headers::{command_response, RequestMeta};
+use crate::extract::{ApiJson, ApiPath};
+use crate::idempotency::idempotent;
+use crate::problem::Problem;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use serde::Deserialize;
+use tally_commands::ProductOutcome;
+use tracing::instrument;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/products", post(idempotent(register)))
+        .route("/v1/products/{sku}/price", post(idempotent(reprice)))
+        .route("/v1/products/{sku}/discontinuation", post(idempotent(discontinue)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterProduct {
+    sku: String,
+    name: String,
+    price: MoneyRequest,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Discontinue {}
+
+#[instrument(skip_all, fields(product.sku = %body.sku))]
+async fn register(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    ApiJson(body): ApiJson<RegisterProduct>,
+) -> Result<Response, Problem> {
+    meta.refuse_if_match()?;
+    let sku = dto::sku("sku", &body.sku)?;
+    let price = dto::money("price", &body.price)?;
+    let outcome = state.commands.register_product(&meta.context, sku.clone(), body.name, price).await?;
+    respond(StatusCode::CREATED, outcome, Some(format!("/v1/products/{sku}")))
+}
+
+#[instrument(skip_all, fields(product.sku = %sku))]
+async fn reprice(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    ApiPath(sku): ApiPath<String>,
+    ApiJson(body): ApiJson<MoneyRequest>,
+) -> Result<Response, Problem> {
+    let sku = dto::sku("sku", &sku)?;
+    let price = dto::money("price", &body)?;
+    let outcome = state.commands.reprice_product(&meta.context, &sku, price, meta.if_match).await?;
+    respond(StatusCode::OK, outcome, None)
+}
+
+#[instrument(skip_all, fields(product.sku = %sku))]
+async fn discontinue(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    ApiPath(sku): ApiPath<String>,
+    OptionalJson(_): OptionalJson<Discontinue>,
+) -> Result<Response, Problem> {
+    let sku = dto::sku("sku", &sku)?;
+    let outcome = state.commands.discontinue_product(&meta.context, &sku, meta.if_match).await?;
+    respond(StatusCode::OK, outcome, None)
+}
+
+fn respond(status: StatusCode, outcome: ProductOutcome, location: Option<String>) -> Result<Response, Problem> {
+    let Some(details) = outcome.state.details() else {
+        // A command that succeeded leaves a registered product: anything else is a bug, not the client's fault.
+        return Err(crate::error::internal(&std::io::Error::other("product missing after a successful command")));
+    };
+    let version = outcome.version.unwrap_or(0);
+    Ok(command_response(status, outcome.version, outcome.position, location, &ProductBody::new(details, version)))
+}

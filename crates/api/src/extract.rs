@@ -1,0 +1,109 @@
+//! Extractors whose rejections are problem+json: a malformed body, query string or path segment gets a
+//! `validation` problem (or 413 for an oversize body), never axum's plain-text rejection.
+//!
+//! Handlers use `ApiJson<T>`, `ApiQuery<T>` and `ApiPath<T>` instead of axum's `Json`, `Query` and `Path`.
+
+use crate::problem::{Problem, ProblemKind};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::FromRequest;
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+
+/// A JSON body. Wrong content type, malformed JSON, unknown fields (with `#[serde(deny_unknown_fields)]`), wrong
+/// types and out-of-range numbers are 400/422 `validation` problems; a body over the limit is 413.
+#[derive(Debug, Clone, Copy, Default, FromRequest)]
+#[from_request(via(axum::Json), rejection(Problem))]
+pub struct ApiJson<T>(pub T);
+
+/// A query string, parsed into `T`.
+#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(Problem))]
+pub struct ApiQuery<T>(pub T);
+
+/// Path segments, parsed into `T`.
+#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(Problem))]
+pub struct ApiPath<T>(pub T);
+
+impl From<JsonRejection> for Problem {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = rejection.status();
+        let detail = match &rejection {
+            JsonRejection::JsonDataError(_) => {
+                format!("the body does not fit the expected shape: {}", rejection.body_text())
+            }
+            JsonRejection::JsonSyntaxError(_) => format!("the body is not valid JSON: {}", rejection.body_text()),
+            JsonRejection::MissingJsonContentType(_) => {
+                "send the body as JSON with Content-Type: application/json".to_owned()
+            }
+            _ if status == StatusCode::PAYLOAD_TOO_LARGE => "the body is larger than the limit".to_owned(),
+            _ => "the body could not be read".to_owned(),
+        };
+        let status = match status {
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => status,
+            StatusCode::UNPROCESSABLE_ENTITY => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Problem::new(ProblemKind::Validation, detail).with_status(status)
+    }
+}
+
+impl From<QueryRejection> for Problem {
+    fn from(rejection: QueryRejection) -> Self {
+        Problem::new(ProblemKind::Validation, format!("invalid query string: {}", rejection.body_text()))
+            .with_status(StatusCode::BAD_REQUEST)
+    }
+}
+
+impl From<PathRejection> for Problem {
+    fn from(rejection: PathRejection) -> Self {
+        Problem::new(ProblemKind::Validation, format!("invalid path: {}", rejection.body_text()))
+            .with_status(StatusCode::BAD_REQUEST)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::post;
+    use axum::Router;
+    use serde::Deserialize;
+    use tower::ServiceExt;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Receipt {
+        quantity: u32,
+    }
+
+    async fn post_body(body: &'static str, content_type: &str) -> (StatusCode, String, serde_json::Value) {
+        let app: Router = Router::new().route("/", post(|ApiJson(_): ApiJson<Receipt>| async { "ok" }));
+        let request =
+            Request::post("/").header("content-type", content_type).body(Body::from(body)).expect("a request");
+        let response = app.oneshot(request).await.expect("a response");
+        let status = response.status();
+        let content_type = response.headers()["content-type"].to_str().unwrap_or("").to_owned();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.expect("a body");
+        (status, content_type, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    #[tokio::test]
+    async fn bad_bodies_are_validation_problems() {
+        for (body, content_type, status) in [
+            ("{", "application/json", StatusCode::BAD_REQUEST),
+            (r#"{"quantity": "ten"}"#, "application/json", StatusCode::UNPROCESSABLE_ENTITY),
+            (r#"{"quantity": -1}"#, "application/json", StatusCode::UNPROCESSABLE_ENTITY),
+            (r#"{"quantity": 99999999999}"#, "application/json", StatusCode::UNPROCESSABLE_ENTITY),
+            (r#"{"quantity": 1, "extra": true}"#, "application/json", StatusCode::UNPROCESSABLE_ENTITY),
+            (r#"{"quantity": 1}"#, "text/plain", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        ] {
+            let (got, content_type, problem) = post_body(body, content_type).await;
+            assert_eq!(got, status, "{body}");
+            assert_eq!(content_type, "application/problem+json", "{body}");
+            assert_eq!(problem["type"], "/problems/validation", "{body}");
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The `/v1` query endpoints (GET) over the read models, and the projections' status.
+//!
+//! Handlers are thin: parse and validate the query string, wait for `min_position` ([`consistency`]), call a
+//! reader of `tally_projections::read` (which owns the SQL), and turn its rows into the response shapes of
+//! DESIGN.md ("HTTP API", "Contract examples"). Lists are `{"items": [...], "next_cursor": ...}` with keyset
+//! cursors, or CSV ([`csv`]) when `Accept` prefers it.
+//!
+//! - `products`, `inventory`, `orders`, `analytics`: the endpoints of each read model.
+//! - `projections`: `GET /v1/projections`, each projection's position, lag, state and failure.
+//! - `consistency`: read-your-writes (`min_position`, `Tally-Min-Position`).
+//! - `csv`: `Accept` negotiation and RFC 4180 output.
+
+mod analytics;
+mod consistency;
+mod csv;
+mod inventory;
+mod orders;
+mod products;
+mod projections;
+#[cfg(test)]
+mod tests;
+
+use crate::problem::{Problem, ProblemKind};
+use crate::AppState;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use tally_projections::read::{Page, PageRequest, ReadError, DEFAULT_LIMIT, MAX_LIMIT};
+
+pub(crate) use consistency::MinPosition;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/products", get(products::list))
+        .route("/v1/products/{sku}", get(products::one))
+        .route("/v1/inventory", get(inventory::list))
+        .route("/v1/inventory/{sku}", get(inventory::one))
+        .route("/v1/inventory/{sku}/ledger", get(inventory::ledger))
+        .route("/v1/orders", get(orders::list))
+        .route("/v1/orders/{id}", get(orders::one))
+        .route("/v1/analytics/sales", get(analytics::sales))
+        .route("/v1/analytics/top-products", get(analytics::top_products))
+        .route("/v1/projections", get(projections::status))
+}
+
+/// Money in responses: `{"amount": minor units, "currency": "EUR"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct MoneyView {
+    pub amount: i64,
+    pub currency: String,
+}
+
+impl MoneyView {
+    pub(crate) fn new(amount: i64, currency: &str) -> Self {
+        MoneyView { amount, currency: currency.to_owned() }
+    }
+}
+
+/// A list's JSON body.
+#[derive(Debug, Serialize)]
+pub(crate) struct ListBody<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// The page a request asks for: `limit` (default 50, 1 to 500) and `cursor` (opaque, from `next_cursor`).
+pub(crate) fn page_request(limit: Option<u32>, cursor: Option<String>) -> Result<PageRequest, Problem> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(validation(format!("limit must be between 1 and {MAX_LIMIT}")));
+    }
+    Ok(PageRequest { limit, cursor: cursor.filter(|cursor| !cursor.is_empty()) })
+}
+
+/// A page as JSON, or as CSV when `Accept` prefers it.
+pub(crate) fn list_response<R, T>(headers: &HeaderMap, uri: &Uri, page: Page<R>) -> Response
+where
+    T: From<R> + Serialize + csv::CsvRecord,
+{
+    let items: Vec<T> = page.items.into_iter().map(T::from).collect();
+    if csv::wants_csv(headers) {
+        return csv::page_response(&items, page.next_cursor.as_deref(), uri);
+    }
+    Json(ListBody { items, next_cursor: page.next_cursor }).into_response()
+}
+
+/// A `validation` problem (422: the request is well-formed but a value breaks a rule).
+pub(crate) fn validation(detail: impl Into<String>) -> Problem {
+    Problem::new(ProblemKind::Validation, detail)
+}
+
+/// A `not-found` problem.
+pub(crate) fn not_found(detail: impl Into<String>) -> Problem {
+    Problem::new(ProblemKind::NotFound, detail)
+}
+
+impl From<ReadError> for Problem {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::InvalidCursor => Problem::new(ProblemKind::Validation, "the cursor is not valid for this list")
+                .with_status(StatusCode::BAD_REQUEST),
+            ReadError::Database(error @ (sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)) => {
+                tracing::warn!(error = %error, "the read-model database is unreachable");
+                Problem::new(ProblemKind::Unavailable, "the read models could not be read").with_retry_after(1)
+            }
+            ReadError::Database(error) => {
+                tracing::error!(error = %error, "reading a read model failed");
+                Problem::new(ProblemKind::Internal, "reading the read models failed")
+            }
+        }
+    }
+}

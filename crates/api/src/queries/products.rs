@@ -1,0 +1,109 @@
+//! `GET /v1/products` and `GET /v1/products/{sku}`: the catalog from the products projection.
+//!
+//! A product has the shape of the command response (`{sku, name, price, status, version}`), plus the log
+//! position and times of its last change.
+
+use super::csv::{time, CsvRecord};
+use super::{list_response, not_found, page_request, validation, MinPosition, MoneyView};
+use crate::problem::Problem;
+use crate::{ApiPath, ApiQuery, AppState};
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tally_projections::read::catalog::{self, ProductRow};
+use tally_projections::ReadModel;
+use tracing::instrument;
+
+const MODELS: &[ReadModel] = &[ReadModel::Products];
+
+/// A product as the API shows it.
+#[derive(Debug, Serialize)]
+pub(crate) struct ProductView {
+    pub sku: String,
+    pub name: String,
+    pub price: MoneyView,
+    pub status: String,
+    pub version: i64,
+    pub position: i64,
+    pub registered_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<ProductRow> for ProductView {
+    fn from(row: ProductRow) -> Self {
+        ProductView {
+            price: MoneyView::new(row.price_amount, &row.currency),
+            sku: row.sku,
+            name: row.name,
+            status: row.status,
+            version: row.version,
+            position: row.position,
+            registered_at: row.registered_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+impl CsvRecord for ProductView {
+    const HEADER: &'static [&'static str] =
+        &["sku", "name", "price_amount", "currency", "status", "version", "position", "registered_at", "updated_at"];
+
+    fn fields(&self) -> Vec<String> {
+        vec![
+            self.sku.clone(),
+            self.name.clone(),
+            self.price.amount.to_string(),
+            self.price.currency.clone(),
+            self.status.clone(),
+            self.version.to_string(),
+            self.position.to_string(),
+            time(&self.registered_at),
+            time(&self.updated_at),
+        ]
+    }
+}
+
+/// The query string of the products list.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListQuery {
+    status: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/products[?status=active|discontinued]`.
+#[instrument(skip_all)]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    min_position: MinPosition,
+    headers: HeaderMap,
+    uri: Uri,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Response, Problem> {
+    if let Some(status) = query.status.as_deref() {
+        if !["active", "discontinued"].contains(&status) {
+            return Err(validation("status must be active or discontinued"));
+        }
+    }
+    let page = page_request(query.limit, query.cursor)?;
+    min_position.wait(&state, MODELS).await?;
+    let page = catalog::list_products(&state.pool, query.status.as_deref(), &page).await?;
+    Ok(list_response::<ProductRow, ProductView>(&headers, &uri, page))
+}
+
+/// `GET /v1/products/{sku}`.
+#[instrument(skip_all, fields(product.sku = %sku))]
+pub(crate) async fn one(
+    State(state): State<AppState>,
+    min_position: MinPosition,
+    ApiPath(sku): ApiPath<String>,
+) -> Result<Response, Problem> {
+    min_position.wait(&state, MODELS).await?;
+    match catalog::product(&state.pool, &sku).await? {
+        Some(row) => Ok(Json(ProductView::from(row)).into_response()),
+        None => Err(not_found(format!("no product with SKU {sku:?}"))),
+    }
+}

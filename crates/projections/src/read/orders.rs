@@ -1,0 +1,216 @@
+//! Orders as the orders projection holds them (`orders`, `order_lines`): a filtered page, one order with its
+//! lines, and the candidates of the order workers (orders left pending, confirmed orders unpaid past their
+//! reservation).
+//!
+//! The list is ordered by `(placed_at, order_id)`: both are fixed when the order is placed, so the key of a row
+//! never moves and a keyset walk is stable while orders arrive or change status.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use tally_domain::OrderId;
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::{paginate, Page, PageRequest, ReadError};
+
+/// Every status an order can have, as the `status` column spells it.
+pub const ORDER_STATUSES: [&str; 9] =
+    ["pending", "confirmed", "paid", "partially_shipped", "shipped", "delivered", "rejected", "cancelled", "expired"];
+
+/// One order as it stands (a row of `orders`), with its lines when read through [`order`] or [`list_orders`].
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct OrderRow {
+    pub order_id: Uuid,
+    pub customer_id: String,
+    pub status: String,
+    pub currency: String,
+    pub total_amount: i64,
+    pub paid_amount: i64,
+    pub refunded_amount: i64,
+    pub line_count: i32,
+    pub units: i64,
+    pub shortages: Option<serde_json::Value>,
+    pub cancel_reason: Option<String>,
+    pub reserved_until: Option<DateTime<Utc>>,
+    pub placed_at: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub rejected_at: Option<DateTime<Utc>>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub partially_shipped_at: Option<DateTime<Utc>>,
+    pub shipped_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub expired_at: Option<DateTime<Utc>>,
+    pub last_returned_at: Option<DateTime<Utc>>,
+    pub last_refunded_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+    pub position: i64,
+    #[sqlx(skip)]
+    pub lines: Vec<OrderLineRow>,
+}
+
+/// One line of an order (a row of `order_lines`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OrderLineRow {
+    pub order_id: Uuid,
+    pub line_no: i32,
+    pub sku: String,
+    pub quantity: i64,
+    pub unit_price_amount: i64,
+    pub currency: String,
+    pub shipped: i64,
+    pub returned: i64,
+}
+
+/// The filters of the orders list; each `None` matches every order. Both time bounds are exclusive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    pub status: Option<String>,
+    pub customer_id: Option<String>,
+    pub placed_after: Option<DateTime<Utc>>,
+    pub placed_before: Option<DateTime<Utc>>,
+}
+
+const LIST: &str = "orders";
+
+const COLUMNS: &str = "order_id, customer_id, status, currency, total_amount, paid_amount, refunded_amount,
+    line_count, units, shortages, cancel_reason, reserved_until, placed_at, confirmed_at, rejected_at, paid_at,
+    partially_shipped_at, shipped_at, delivered_at, cancelled_at, expired_at, last_returned_at, last_refunded_at,
+    updated_at, version, position";
+
+/// A page of orders matching `filter`, oldest first by `(placed_at, order_id)`, each with its lines.
+#[instrument(skip_all, fields(limit = page.limit))]
+pub async fn list_orders(pool: &PgPool, filter: &OrderFilter, page: &PageRequest) -> Result<Page<OrderRow>, ReadError> {
+    let after: Option<(DateTime<Utc>, Uuid)> = page.key(LIST)?;
+    // Only the filters given become conditions (each value still a bind parameter), so the planner sees the
+    // plain predicates and can use the (status, placed_at) / (customer_id, placed_at) indexes.
+    let mut query = sqlx::QueryBuilder::new(format!("select {COLUMNS} from orders where true"));
+    if let Some((placed_at, order_id)) = after {
+        query.push(" and (placed_at, order_id) > (").push_bind(placed_at).push(", ").push_bind(order_id).push(")");
+    }
+    if let Some(status) = &filter.status {
+        query.push(" and status = ").push_bind(status.clone());
+    }
+    if let Some(customer_id) = &filter.customer_id {
+        query.push(" and customer_id = ").push_bind(customer_id.clone());
+    }
+    if let Some(placed_after) = filter.placed_after {
+        query.push(" and placed_at > ").push_bind(placed_after);
+    }
+    if let Some(placed_before) = filter.placed_before {
+        query.push(" and placed_at < ").push_bind(placed_before);
+    }
+    query.push(" order by placed_at, order_id limit ").push_bind(page.sql_limit() + 1);
+    let rows: Vec<OrderRow> = query.build_query_as().fetch_all(pool).await?;
+    let mut page = paginate(rows, page, LIST, |row| (row.placed_at, row.order_id));
+    attach_lines(pool, &mut page.items).await?;
+    Ok(page)
+}
+
+/// One order with its lines, `None` if the orders projection has not seen it.
+#[instrument(skip_all, fields(order.id = %order_id))]
+pub async fn order(pool: &PgPool, order_id: Uuid) -> Result<Option<OrderRow>, ReadError> {
+    let sql = format!("select {COLUMNS} from orders where order_id = $1");
+    let row: Option<OrderRow> = sqlx::query_as(&sql).bind(order_id).fetch_optional(pool).await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut rows = vec![row];
+    attach_lines(pool, &mut rows).await?;
+    Ok(rows.pop())
+}
+
+/// For the recovery worker: orders still `pending` that were placed before `older_than` (so no request is still
+/// working on them), oldest first, at most `limit`.
+#[instrument(skip_all, fields(older_than = %older_than, limit))]
+pub async fn orders_pending_since(
+    pool: &PgPool,
+    older_than: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<OrderId>, ReadError> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "select order_id from orders
+          where status = 'pending' and placed_at < $1
+          order by placed_at, order_id
+          limit $2",
+    )
+    .bind(older_than)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    Ok(ids.into_iter().map(OrderId::from).collect())
+}
+
+/// For the expiry worker: `confirmed` (so not fully paid) orders whose `reserved_until` is before `now`, the
+/// longest overdue first, at most `limit`. The worker's command re-checks against the order's own stream.
+#[instrument(skip_all, fields(now = %now, limit))]
+pub async fn orders_confirmed_unpaid_past(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<OrderId>, ReadError> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "select order_id from orders
+          where status = 'confirmed' and reserved_until < $1
+          order by reserved_until, order_id
+          limit $2",
+    )
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    Ok(ids.into_iter().map(OrderId::from).collect())
+}
+
+/// For the recovery worker at start-up: orders (in any status) last changed at or after `since`, in
+/// `(updated_at, order_id)` order after the keyset `after`, at most `limit`. Walk pages by passing the last row.
+#[instrument(skip_all, fields(since = %since, limit))]
+pub async fn orders_updated_since(
+    pool: &PgPool,
+    since: DateTime<Utc>,
+    after: Option<(OrderId, DateTime<Utc>)>,
+    limit: u32,
+) -> Result<Vec<(OrderId, DateTime<Utc>)>, ReadError> {
+    let (after_id, after_at) = match after {
+        Some((order_id, updated_at)) => (Some(order_id.as_uuid()), Some(updated_at)),
+        None => (None, None),
+    };
+    let rows: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
+        "select order_id, updated_at from orders
+          where updated_at >= $1
+            and ($2::timestamptz is null or (updated_at, order_id) > ($2, $3))
+          order by updated_at, order_id
+          limit $4",
+    )
+    .bind(since)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(order_id, updated_at)| (OrderId::from(order_id), updated_at)).collect())
+}
+
+/// Loads the lines of `orders` with one query and hands each order its lines in line order.
+async fn attach_lines(pool: &PgPool, orders: &mut [OrderRow]) -> Result<(), ReadError> {
+    if orders.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = orders.iter().map(|order| order.order_id).collect();
+    let lines: Vec<OrderLineRow> = sqlx::query_as(
+        "select order_id, line_no, sku, quantity, unit_price_amount, currency, shipped, returned
+           from order_lines
+          where order_id = any($1)
+          order by order_id, line_no",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    let mut grouped: std::collections::HashMap<Uuid, Vec<OrderLineRow>> = std::collections::HashMap::new();
+    for line in lines {
+        grouped.entry(line.order_id).or_default().push(line);
+    }
+    for order in orders {
+        order.lines = grouped.remove(&order.order_id).unwrap_or_default();
+    }
+    Ok(())
+}
