@@ -18,6 +18,6 @@ start_private_postgres() {
   local profile="$1"
   PRIVATE_PG_DIR="$(mktemp -d "${TMPDIR:-/tmp}/tally-pg.XXXXXX")"
   chmod 755 "$PRIVATE_PG_DIR"   # as root, the cluster runs as the postgres user, which must enter it
-  trap 'target/'"$profile"'/tally postgres stop --data-dir "$PRIVATE_PG_DIR" >/dev/null || true; rm -rf "$PRIVATE_PG_DIR"' EXIT
+  trap 'RUST_LOG=warn target/'"$profile"'/tally postgres stop --data-dir "$PRIVATE_PG_DIR" >/dev/null 2>&1 || true; rm -rf "$PRIVATE_PG_DIR"' EXIT
   PRIVATE_PG_URL="$(TALLY_LOG_FORMAT=json RUST_LOG=warn target/"$profile"/tally postgres start --data-dir "$PRIVATE_PG_DIR")"
 }
