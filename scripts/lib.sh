@@ -1,15 +1,26 @@
-# Shared by scripts/run, scripts/test and scripts/bench: make sure what they need is installed.
+# Shared by scripts/run, scripts/test and scripts/bench: make sure what they need is installed and running.
+
+# Installs Debian packages with apt-get (as root, or through sudo).
+apt_install() {
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "installing $* with apt-get" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
 
 # PostgreSQL server binaries (initdb, pg_ctl, postgres): on PATH, under /usr/lib/postgresql/*/bin, or installed
 # now from Debian's packages.
 ensure_postgres() {
   if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then return 0; fi
   if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then return 0; fi
-  echo "PostgreSQL server binaries not found: installing them with apt-get" >&2
-  local sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+  apt_install postgresql
+}
+
+# wrk, the HTTP load generator of the benchmarks, and psql, which they use for set-up.
+ensure_bench_tools() {
+  command -v wrk >/dev/null 2>&1 || apt_install wrk
+  command -v psql >/dev/null 2>&1 || apt_install postgresql-client
 }
 
 # A private PostgreSQL cluster for this run, in a fresh temporary directory; stopped and removed on exit.
@@ -18,6 +29,6 @@ start_private_postgres() {
   local profile="$1"
   PRIVATE_PG_DIR="$(mktemp -d "${TMPDIR:-/tmp}/tally-pg.XXXXXX")"
   chmod 755 "$PRIVATE_PG_DIR"   # as root, the cluster runs as the postgres user, which must enter it
-  trap 'RUST_LOG=warn target/'"$profile"'/tally postgres stop --data-dir "$PRIVATE_PG_DIR" >/dev/null 2>&1 || true; rm -rf "$PRIVATE_PG_DIR"' EXIT
-  PRIVATE_PG_URL="$(TALLY_LOG_FORMAT=json RUST_LOG=warn target/"$profile"/tally postgres start --data-dir "$PRIVATE_PG_DIR")"
+  trap 'RUST_LOG=warn ${CARGO_TARGET_DIR:-target}/'"$profile"'/tally postgres stop --data-dir "$PRIVATE_PG_DIR" >/dev/null 2>&1 || true; rm -rf "$PRIVATE_PG_DIR"' EXIT
+  PRIVATE_PG_URL="$(TALLY_LOG_FORMAT=json RUST_LOG=warn "${CARGO_TARGET_DIR:-target}/$profile/tally" postgres start --data-dir "$PRIVATE_PG_DIR")"
 }
