@@ -6,12 +6,15 @@
 //! # Layout
 //! - `commands`: the `/v1` command endpoints (POST), over `tally_commands::Commands`.
 //! - `queries`: the `/v1` query endpoints (GET) over the read models, and `/v1/projections`.
+//! - [`audit`]: streams, the global log, its live tail (SSE), order history, point-in-time state, hash-chain
+//!   verification, digests and export, read from the event store (library functions for the CLI too).
 //! - `error`: `CommandError` -> problem+json (status and `type` per error kind; internal causes logged, never sent).
 //! - `idempotency`: the `Idempotency-Key` contract of every POST, and `purge_expired_idempotency_keys`.
 //! - `extract`: `ApiJson`, `ApiQuery`, `ApiPath`: axum's extractors with problem+json rejections.
 //! - `ops`: `/healthz` (the process answers) and `/readyz` (the database, the event store and the projections).
 //! - `problem`: RFC 9457 `application/problem+json` errors, one stable `type` per kind.
 
+pub mod audit;
 mod commands;
 mod error;
 mod extract;
@@ -50,6 +53,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(commands::routes())
         .merge(queries::routes())
+        .merge(audit::routes())
         .merge(ops::routes())
         .merge(problem::routes())
         .fallback(problem::no_such_route)

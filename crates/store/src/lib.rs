@@ -10,6 +10,7 @@
 //! - [`error`]: `StoreError`, with `WrongExpectedVersion` for optimistic-concurrency conflicts.
 //! - [`hash`]: the hash chain's canonical encoding and `EventHash` (docs/hash-chain.md).
 //! - [`verify`]: checking stored chains and reporting every broken place (`ChainBreak`).
+//! - [`digest`]: a Merkle root over every stream's head as of a position, and checking the store against one.
 //! - `append`: validation and the append decision (conflict, idempotent retry, versions, hashes) every adapter
 //!   shares.
 //! - [`postgres`]: the PostgreSQL adapter (group commit, serialized positions, LISTEN/NOTIFY wake-ups).
@@ -20,6 +21,7 @@
 
 mod append;
 pub mod conformance;
+pub mod digest;
 pub mod error;
 pub mod event;
 pub mod hash;

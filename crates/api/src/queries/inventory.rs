@@ -226,7 +226,13 @@ pub(crate) async fn one(
     State(state): State<AppState>,
     min_position: MinPosition,
     ApiPath(sku): ApiPath<String>,
+    ApiQuery(point): ApiQuery<crate::audit::PointInTime>,
 ) -> Result<Response, Problem> {
+    // Audit: `?as_of=` / `?at_version=` is answered from the event log with the domain's `evolve`, not from the
+    // read model (crate::audit::history).
+    if point.is_requested() {
+        return crate::audit::history::inventory_at(&state, &sku, point).await;
+    }
     min_position.wait(&state, MODELS).await?;
     match stock::stock(&state.pool, &sku).await? {
         Some(row) => Ok(Json(StockView::from(row)).into_response()),

@@ -214,7 +214,13 @@ pub(crate) async fn one(
     State(state): State<AppState>,
     min_position: MinPosition,
     ApiPath(order_id): ApiPath<Uuid>,
+    ApiQuery(point): ApiQuery<crate::audit::PointInTime>,
 ) -> Result<Response, Problem> {
+    // Audit: `?as_of=` / `?at_version=` is answered from the event log with the domain's `evolve`, not from the
+    // read model (crate::audit::history).
+    if point.is_requested() {
+        return crate::audit::history::order_at(&state, order_id, point).await;
+    }
     min_position.wait(&state, MODELS).await?;
     match orders::order(&state.pool, order_id).await? {
         Some(row) => Ok(Json(OrderView::from(row)).into_response()),

@@ -1,0 +1,85 @@
+//! The live tail of the global log as Server-Sent Events: `GET /v1/events/stream` (or `GET /v1/events` with
+//! `follow=true` or `Accept: text/event-stream`).
+//!
+//! Each event is one SSE message whose `id:` is its global position and whose `data:` is the event as JSON (the
+//! shape of `GET /v1/events`). A client that reconnects sends `Last-Event-ID` (or `?after=`) and continues after
+//! that position with no gap and no repeat: the tail is `read_all` from there, page by page, and at the head it
+//! waits on `wait_for_position_after` (the store's wake-up hint), sending keep-alive comments meanwhile. The
+//! filters of the global log apply. If the store fails, the stream ends; the client resumes with `Last-Event-ID`.
+
+use super::export::LogRange;
+use super::{bad_parameter, EventView, Params};
+use crate::problem::Problem;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tally_store::{EventStore, RecordedEvent};
+use tracing::instrument;
+
+/// Events per `read_all` while tailing.
+const PAGE: usize = 500;
+/// How long one wait at the head lasts before the log is read again (the wait is a hint, not a guarantee).
+const WAIT: Duration = Duration::from_secs(5);
+/// Keep-alive comments keep proxies from closing an idle tail.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Where a tail stands: the log examined up to `range.after`, the events read but not yet sent.
+struct Tail {
+    store: Arc<dyn EventStore>,
+    range: LogRange,
+    pending: VecDeque<RecordedEvent>,
+}
+
+/// `GET /v1/events/stream?after=&stream_prefix=&event_type=&from_time=&to_time=`, resuming from `Last-Event-ID`.
+#[instrument(skip_all)]
+pub(super) async fn live_tail(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Params,
+) -> Result<Response, Problem> {
+    params.only(&["after", "stream_prefix", "event_type", "from_time", "to_time", "follow"])?;
+    let mut range = LogRange::from_params(&params)?;
+    if let Some(last_id) = headers.get("last-event-id") {
+        let last_id = last_id.to_str().ok().and_then(|text| text.trim().parse::<u64>().ok());
+        range.after = last_id.ok_or_else(|| bad_parameter("Last-Event-ID must be a position (an integer)"))?;
+    }
+    tracing::info!(after = range.after, "live tail opened");
+    let tail = Tail { store: Arc::clone(&state.store), range, pending: VecDeque::new() };
+    let events = futures::stream::unfold(tail, next_message);
+    let keep_alive = KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive");
+    Ok(Sse::new(events).keep_alive(keep_alive).into_response())
+}
+
+/// The next SSE message: a pending event, or the next page of the log, waiting at the head for new events.
+async fn next_message(mut tail: Tail) -> Option<(Result<Event, Infallible>, Tail)> {
+    loop {
+        if let Some(event) = tail.pending.pop_front() {
+            let data = serde_json::to_string(&EventView::from(&event)).ok()?;
+            let message = Event::default().id(event.position.to_string()).data(data);
+            return Some((Ok(message), tail));
+        }
+        let after = tail.range.after;
+        let slice = match tail.store.read_all(after, PAGE, &tail.range.filter).await {
+            Ok(slice) => slice,
+            Err(error) => {
+                tracing::warn!(error = %crate::error::cause_chain(&error), after, "live tail ended: store failed");
+                return None;
+            }
+        };
+        let range = &tail.range;
+        tail.pending.extend(slice.events.into_iter().filter(|event| range.admits(event)));
+        tail.range.after = slice.last_position.max(after);
+        if tail.pending.is_empty() && tail.range.after == after {
+            if let Err(error) = tail.store.wait_for_position_after(after, WAIT).await {
+                tracing::warn!(error = %crate::error::cause_chain(&error), after, "live tail ended: store failed");
+                return None;
+            }
+        }
+    }
+}

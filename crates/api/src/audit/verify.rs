@@ -1,0 +1,177 @@
+//! Proof that the history was not altered, over HTTP: hash-chain verification (`GET /v1/audit/verify`), taking
+//! and recording a digest (`GET /v1/audit/digest`, `POST /v1/audit/digests`), listing them (`GET
+//! /v1/audit/digests`, `GET /v1/audit/digests/{id}`) and checking the store against one (`POST|GET
+//! /v1/audit/digests/{id}/verification`). The work is done by the store (`verify_*`, `tally_store::digest`) and
+//! [`super::digests`]; this module only shapes the answers.
+
+use super::digests::{self, DigestSummary, RecordedDigest};
+use super::{bad_parameter, not_found, store_problem, Params};
+use crate::problem::Problem;
+use crate::{ApiPath, AppState};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use tally_store::digest::{compute_digest, verify_against};
+use tally_store::{BreakKind, ChainBreak, EventHash, Verification};
+use tracing::instrument;
+
+/// One broken place, as JSON.
+#[derive(Debug, Serialize)]
+pub struct BreakView {
+    stream_id: String,
+    version: u64,
+    /// `hash_mismatch`, `missing` or `head_mismatch` (docs/hash-chain.md).
+    kind: &'static str,
+    /// For `missing`: how many versions from `version` on are absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<u64>,
+    /// For `head_mismatch`: the version the stream head records (`null`: the head row is gone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    head_version: Option<Option<u64>>,
+    expected: Option<EventHash>,
+    found: Option<EventHash>,
+}
+
+impl From<&ChainBreak> for BreakView {
+    fn from(broken: &ChainBreak) -> Self {
+        let (kind, count, head_version) = match broken.kind {
+            BreakKind::HashMismatch => ("hash_mismatch", None, None),
+            BreakKind::Missing { count } => ("missing", Some(count), None),
+            BreakKind::HeadMismatch { head_version } => ("head_mismatch", None, Some(head_version)),
+        };
+        BreakView {
+            stream_id: broken.stream_id.clone(),
+            version: broken.version,
+            kind,
+            count,
+            head_version,
+            expected: broken.expected,
+            found: broken.found,
+        }
+    }
+}
+
+/// The body of `GET /v1/audit/verify`.
+#[derive(Debug, Serialize)]
+pub struct VerificationView {
+    streams_checked: u64,
+    events_checked: u64,
+    intact: bool,
+    breaks: Vec<BreakView>,
+}
+
+impl From<&Verification> for VerificationView {
+    fn from(verification: &Verification) -> Self {
+        VerificationView {
+            streams_checked: verification.streams_checked,
+            events_checked: verification.events_checked,
+            intact: verification.is_intact(),
+            breaks: verification.breaks.iter().map(BreakView::from).collect(),
+        }
+    }
+}
+
+/// `GET /v1/audit/verify[?stream=]`: every stream's hash chain (or one stream's), with every broken place.
+#[instrument(skip_all)]
+pub(super) async fn verify_chains(State(state): State<AppState>, params: Params) -> Result<Response, Problem> {
+    params.only(&["stream"])?;
+    let verification = match params.text("stream") {
+        Some(stream) => {
+            let verification = state.store.verify_stream(stream).await.map_err(|e| store_problem(&e))?;
+            if verification.streams_checked == 0 {
+                return Err(not_found(format!("there is no stream {stream:?}")));
+            }
+            verification
+        }
+        None => state.store.verify_all().await.map_err(|e| store_problem(&e))?,
+    };
+    if !verification.is_intact() {
+        tracing::warn!(breaks = verification.breaks.len(), "hash-chain verification found breaks");
+    }
+    Ok(Json(VerificationView::from(&verification)).into_response())
+}
+
+fn database_problem(error: &sqlx::Error) -> Problem {
+    crate::error::unavailable("the audit digest table", error)
+}
+
+async fn record_now(state: &AppState) -> Result<RecordedDigest, Problem> {
+    let digest = compute_digest(state.store.as_ref()).await.map_err(|e| store_problem(&e))?;
+    let recorded = digests::record_digest(&state.pool, &digest).await.map_err(|e| database_problem(&e))?;
+    tracing::info!(digest.id = recorded.id, position = digest.position, root = %digest.root, "digest recorded");
+    Ok(recorded)
+}
+
+/// `GET /v1/audit/digest`: computes a digest of the store now, records it, answers it (without its leaves).
+#[instrument(skip_all)]
+pub(super) async fn take_digest(State(state): State<AppState>) -> Result<Response, Problem> {
+    let recorded = record_now(&state).await?;
+    Ok(Json(DigestSummary::from(&recorded)).into_response())
+}
+
+/// `POST /v1/audit/digests`: the same, answered 201.
+#[instrument(skip_all)]
+pub(super) async fn take_digest_created(State(state): State<AppState>) -> Result<Response, Problem> {
+    let recorded = record_now(&state).await?;
+    let location = format!("/v1/audit/digests/{}", recorded.id);
+    let headers = [(axum::http::header::LOCATION, location)];
+    Ok((StatusCode::CREATED, headers, Json(DigestSummary::from(&recorded))).into_response())
+}
+
+#[derive(Debug, Serialize)]
+struct DigestList {
+    items: Vec<DigestSummary>,
+    next_cursor: Option<String>,
+}
+
+/// `GET /v1/audit/digests?limit=&cursor=`: recorded digests, newest first.
+#[instrument(skip_all)]
+pub(super) async fn list(State(state): State<AppState>, params: Params) -> Result<Response, Problem> {
+    params.only(&["limit", "cursor"])?;
+    let limit = params.limit(50, 500)?;
+    let before = params.number("cursor")?.map(|c| i64::try_from(c).unwrap_or(i64::MAX));
+    let limit_i64 = i64::try_from(limit).unwrap_or(500);
+    let items = digests::list_digests(&state.pool, before, limit_i64).await.map_err(|e| database_problem(&e))?;
+    let next_cursor = items.last().filter(|_| items.len() == limit).map(|last| last.id.to_string());
+    Ok(Json(DigestList { items, next_cursor }).into_response())
+}
+
+async fn load(state: &AppState, id: i64) -> Result<RecordedDigest, Problem> {
+    match digests::load_digest(&state.pool, id).await.map_err(|e| database_problem(&e))? {
+        Some(recorded) => Ok(recorded),
+        None => Err(not_found(format!("there is no digest {id}"))),
+    }
+}
+
+/// `GET /v1/audit/digests/{id}[?leaves=true]`: one digest, with every stream head it covers when asked.
+#[instrument(skip_all, fields(digest.id = id))]
+pub(super) async fn one(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    params: Params,
+) -> Result<Response, Problem> {
+    params.only(&["leaves"])?;
+    let recorded = load(&state, id).await?;
+    if params.flag("leaves")? {
+        return Ok(Json(recorded).into_response());
+    }
+    Ok(Json(DigestSummary::from(&recorded)).into_response())
+}
+
+/// `POST /v1/audit/digests/{id}/verification`: recomputes every stream head as of the digest's position and
+/// compares; `intact` and the streams that differ (missing, truncated, rewritten, extended, unexpected).
+#[instrument(skip_all, fields(digest.id = id))]
+pub(super) async fn check(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Response, Problem> {
+    if id <= 0 {
+        return Err(bad_parameter("a digest id is a positive integer"));
+    }
+    let recorded = load(&state, id).await?;
+    let check = verify_against(state.store.as_ref(), &recorded.digest, &|_| {}).await;
+    let check = check.map_err(|e| store_problem(&e))?;
+    if !check.intact {
+        tracing::warn!(differences = check.differences.len(), "the store differs from a recorded digest");
+    }
+    Ok(Json(check).into_response())
+}
