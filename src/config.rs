@@ -27,6 +27,12 @@ pub enum Command {
     Project(ProjectArgs),
     /// Rebuild read models from the whole log beside the live ones, then swap them in.
     Rebuild(RebuildArgs),
+    /// Verify the hash chain of every stream (or one) and report each broken place.
+    Verify(VerifyArgs),
+    /// Record a digest (a Merkle root over every stream's head), or check the store against a recorded one.
+    Digest(DigestArgs),
+    /// Write the event log (or a range of it) to stdout as JSON lines or CloudEvents.
+    Export(ExportArgs),
     /// Apply the database migrations and exit.
     Migrate(DatabaseArgs),
     /// Manage the private PostgreSQL cluster kept under the data directory.
@@ -91,6 +97,63 @@ pub struct RebuildArgs {
 
     #[command(flatten)]
     pub event_store: EventStoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Only this stream (e.g. `order-0193...`).
+    #[arg(long)]
+    pub stream: Option<String>,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    #[command(flatten)]
+    pub event_store: EventStoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DigestArgs {
+    /// Instead of recording a new digest, check the store against the recorded digest with this id.
+    #[arg(long)]
+    pub check: Option<i64>,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    #[command(flatten)]
+    pub event_store: EventStoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// `jsonl` (each event as the audit API shows it) or `cloudevents` (CloudEvents 1.0 JSON).
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: ExportFormatArg,
+
+    /// Only this stream.
+    #[arg(long)]
+    pub stream: Option<String>,
+
+    /// Only events after this global position.
+    #[arg(long, default_value_t = 0)]
+    pub after: u64,
+
+    /// Only events at or below this global position (default: the head when the export starts).
+    #[arg(long)]
+    pub to_position: Option<u64>,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    #[command(flatten)]
+    pub event_store: EventStoreArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormatArg {
+    Jsonl,
+    Cloudevents,
 }
 
 #[derive(Debug, Args)]

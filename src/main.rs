@@ -4,9 +4,11 @@
 //! - `tally serve`: the HTTP API (on a private PostgreSQL when no `DATABASE_URL` is given).
 //! - `tally project`: the projectors only, to scale reads out.
 //! - `tally rebuild [projection...]`: rebuild read models beside the live ones and swap them in.
+//! - `tally verify`, `tally digest`, `tally export`: the auditor's commands.
 //! - `tally migrate`: apply the database migrations.
 //! - `tally postgres start|stop`: manage the private cluster by hand (the test command uses this).
 
+mod audit;
 mod config;
 mod demo;
 mod private_postgres;
@@ -16,7 +18,10 @@ mod workers;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use config::{Cli, Command, DatabaseArgs, EventStoreUrl, PostgresAction, ProjectArgs, RebuildArgs, ServeArgs};
+use config::{
+    Cli, Command, DatabaseArgs, EventStoreArgs, EventStoreUrl, ExportFormatArg, PostgresAction, ProjectArgs,
+    RebuildArgs, ServeArgs,
+};
 use private_postgres::PrivateCluster;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -45,6 +50,34 @@ async fn run(command: Command) -> Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Project(args) => project(args).await,
         Command::Rebuild(args) => rebuild(args).await,
+        Command::Verify(args) => {
+            with_store(&args.database, &args.event_store, |store, _| async move {
+                audit::verify(store.as_ref(), args.stream.as_deref()).await
+            })
+            .await
+        }
+        Command::Digest(args) => {
+            with_store(&args.database, &args.event_store, |store, pool| async move {
+                audit::digest(store.as_ref(), &pool, args.check).await
+            })
+            .await
+        }
+        Command::Export(args) => {
+            let format = match args.format {
+                ExportFormatArg::Jsonl => tally_api::audit::ExportFormat::JsonLines,
+                ExportFormatArg::Cloudevents => tally_api::audit::ExportFormat::CloudEvents,
+            };
+            let range = tally_api::audit::LogRange {
+                stream: args.stream,
+                after: args.after,
+                to_position: args.to_position,
+                ..Default::default()
+            };
+            with_store(&args.database, &args.event_store, |store, _| async move {
+                audit::export(store, range, format).await
+            })
+            .await
+        }
         Command::Migrate(args) => with_database(&args, |pool, _| async move { migrate(&pool).await }).await,
         Command::Postgres { action: PostgresAction::Start { data_dir } } => {
             let cluster = PrivateCluster::start(&data_dir).await?;
@@ -110,10 +143,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
 /// Runs the projectors until Ctrl-C or SIGTERM. Each projection is held by one process at a time (a lease); this
 /// one takes over whatever no other process holds.
 async fn project(args: ProjectArgs) -> Result<()> {
-    with_database(&args.database, |pool, database_url| async move {
-        migrate(&pool).await?;
-        let store = open_event_store(args.event_store.event_store_url.as_ref(), &database_url).await?;
-        let projector = Projector::new(store, pool.clone(), ProjectorOptions::default());
+    with_store(&args.database, &args.event_store, |store, pool| async move {
+        let projector = Projector::new(store, pool, ProjectorOptions::default());
         let (stop, stopped) = watch::channel(false);
         let running = tokio::spawn({
             let projector = projector.clone();
@@ -123,7 +154,6 @@ async fn project(args: ProjectArgs) -> Result<()> {
         shutdown_signal().await;
         stop.send(true).ok();
         running.await.context("the projector task panicked")??;
-        pool.close().await;
         Ok(())
     })
     .await
@@ -137,10 +167,8 @@ async fn rebuild(args: RebuildArgs) -> Result<()> {
     } else {
         args.projections.iter().map(|name| ReadModel::from_name(name)).collect::<Result<Vec<_>, _>>()?
     };
-    with_database(&args.database, |pool, database_url| async move {
-        migrate(&pool).await?;
-        let store = open_event_store(args.event_store.event_store_url.as_ref(), &database_url).await?;
-        let projector = Projector::new(store, pool.clone(), ProjectorOptions::default());
+    with_store(&args.database, &args.event_store, |store, pool| async move {
+        let projector = Projector::new(store, pool, ProjectorOptions::default());
         for model in models {
             let mut display = progress::RebuildDisplay::new(model.name());
             let done = projector.rebuild(model, |progress| display.update(progress)).await;
@@ -155,8 +183,23 @@ async fn rebuild(args: RebuildArgs) -> Result<()> {
                 done.position
             );
         }
-        pool.close().await;
         Ok(())
+    })
+    .await
+}
+
+/// Runs `work` with the event store (and the database pool) of the configuration, after migrating.
+async fn with_store<F, Fut>(database: &DatabaseArgs, event_store: &EventStoreArgs, work: F) -> Result<()>
+where
+    F: FnOnce(Arc<dyn EventStore>, PgPool) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    with_database(database, |pool, database_url| async move {
+        migrate(&pool).await?;
+        let store = open_event_store(event_store.event_store_url.as_ref(), &database_url).await?;
+        let outcome = work(store, pool.clone()).await;
+        pool.close().await;
+        outcome
     })
     .await
 }
