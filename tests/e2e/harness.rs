@@ -1,7 +1,8 @@
 //! The shared harness: start `tally` as a child process, find the address it listens on, stop it as an operator
-//! would (SIGTERM) or as a crash would (SIGKILL).
+//! would (SIGTERM) or as a crash would (SIGKILL); a small JSON client over the HTTP API; bounded polls.
 
 use serde_json::Value;
+use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -53,8 +54,28 @@ impl TallyProcess {
         (process, format!("http://{address}"))
     }
 
+    /// Spawns `tally serve` on the PostgreSQL database `database_url` (e.g. a `tally_testkit::fresh_database()`)
+    /// on a free port, waits until it listens, and returns it with its base URL.
+    pub fn serve_on(database_url: &str) -> (Self, String) {
+        Self::serve(&["--database-url", database_url])
+    }
+
+    /// Spawns `tally project` (projectors only) on `database_url` and waits until its projectors run (they compete
+    /// for the leases from then on).
+    pub fn project_on(database_url: &str) -> Self {
+        let mut process = Self::spawn(&["project", "--database-url", database_url]);
+        process.wait_for_message("projectors started");
+        process
+    }
+
     /// Waits for the log line whose message is `message` and returns its field `field`.
     pub fn wait_for_log(&mut self, message: &str, field: &str) -> String {
+        let line = self.wait_for_message(message);
+        line[field].as_str().unwrap_or_else(|| panic!("no {field} in {line}")).to_owned()
+    }
+
+    /// Waits for the log line whose message is `message` and returns it as JSON.
+    pub fn wait_for_message(&mut self, message: &str) -> Value {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -69,13 +90,19 @@ impl TallyProcess {
                 continue;
             };
             if entry["message"] == message {
-                return entry[field].as_str().unwrap_or_else(|| panic!("no {field} in {line}")).to_owned();
+                return entry;
             }
         }
     }
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends SIGKILL (a crash: no shutdown code runs, connections are cut) and waits until the process is gone.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL tally");
+        self.child.wait().expect("wait for the killed tally");
     }
 
     /// Sends SIGTERM (what an operator or a supervisor sends) and waits for the process to exit.
@@ -166,4 +193,79 @@ pub async fn get_json(url: &str) -> (u16, Value) {
     let response = reqwest::get(url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The pid in a projector's holder id (`pid-{pid}-{suffix}`, see `ProjectorOptions::holder`).
+pub fn holder_pid(holder: &str) -> Option<u32> {
+    holder.strip_prefix("pid-")?.split('-').next()?.parse().ok()
+}
+
+/// An HTTP answer: status, `Tally-Position` (commands) and JSON body (`Null` when there is none).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub position: Option<u64>,
+    pub body: Value,
+}
+
+/// POSTs `body` as JSON; `Err` when no HTTP answer came (connection refused or cut, timeout).
+pub async fn try_post_json(client: &reqwest::Client, url: &str, body: &Value) -> Result<Reply, reqwest::Error> {
+    let response = client.post(url).json(body).send().await?;
+    let status = response.status().as_u16();
+    let position = response
+        .headers()
+        .get("tally-position")
+        .map(|value| value.to_str().expect("ascii Tally-Position").parse().expect("numeric Tally-Position"));
+    let body = response.json().await.unwrap_or(Value::Null);
+    Ok(Reply { status, position, body })
+}
+
+/// POSTs `body` as JSON to a server that must answer.
+pub async fn post_json(url: &str, body: &Value) -> Reply {
+    try_post_json(&reqwest::Client::new(), url, body).await.unwrap_or_else(|e| panic!("POST {url}: {e}"))
+}
+
+/// POSTs and insists on the status `expected`, with the body in the failure message.
+pub async fn post_expect(url: &str, body: &Value, expected: u16) -> Reply {
+    let reply = post_json(url, body).await;
+    assert_eq!(reply.status, expected, "POST {url} {body} answered {}: {}", reply.status, reply.body);
+    reply
+}
+
+/// Calls `check` every 100 ms until it returns `Ok`, for at most `timeout`; then panics naming `what` and the
+/// last state `check` described in its `Err`.
+pub async fn poll_until<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(state) if Instant::now() >= deadline => {
+                panic!("timed out after {timeout:?} waiting for {what}; last seen: {state}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Waits (at most `timeout`) until every projection has applied the whole log and none has failed, according to
+/// `GET /v1/projections` of the server at `base`; returns the log head they reached.
+pub async fn wait_until_caught_up(base: &str, timeout: Duration) -> u64 {
+    let url = format!("{base}/v1/projections");
+    poll_until("every projection to reach the log head", timeout, || async {
+        let (status, body) = get_json(&url).await;
+        let head = body["head"].as_u64().ok_or_else(|| format!("{status} {body}"))?;
+        let items = body["items"].as_array().ok_or_else(|| format!("{status} {body}"))?;
+        let caught_up = !items.is_empty()
+            && items.iter().all(|item| item["position"].as_u64() == Some(head) && item["failure"].is_null());
+        if caught_up {
+            Ok(head)
+        } else {
+            Err(body.to_string())
+        }
+    })
+    .await
 }

@@ -3,4 +3,7 @@
 //! One test binary with a shared harness (`harness`), one module per feature.
 
 mod harness;
+mod orders_crash;
 mod private_cluster;
+mod projectors;
+mod read_your_writes;
