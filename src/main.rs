@@ -100,7 +100,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let (reservation_ttl, demo) = (args.reservation_ttl, args.demo);
     with_database(&args.database, |pool, database_url| async move {
         migrate(&pool).await?;
-        let store = open_event_store(args.event_store.event_store_url.as_ref(), &database_url).await?;
+        let opened = open_event_store(args.event_store.event_store_url.as_ref(), &database_url).await?;
+        let store = Arc::clone(&opened.store);
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -134,6 +135,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         for task in background {
             task.await.ok();
         }
+        opened.close().await;
         pool.close().await;
         served
     })
@@ -196,8 +198,9 @@ where
 {
     with_database(database, |pool, database_url| async move {
         migrate(&pool).await?;
-        let store = open_event_store(event_store.event_store_url.as_ref(), &database_url).await?;
-        let outcome = work(store, pool.clone()).await;
+        let opened = open_event_store(event_store.event_store_url.as_ref(), &database_url).await?;
+        let outcome = work(Arc::clone(&opened.store), pool.clone()).await;
+        opened.close().await;
         pool.close().await;
         outcome
     })
@@ -231,27 +234,40 @@ async fn connect(url: &str) -> Result<PgPool> {
 
 /// The event store: `EVENT_STORE_URL` when given, else the PostgreSQL database itself. The store keeps its own pool,
 /// whose connections carry its statement and idle-in-transaction timeouts.
-async fn open_event_store(url: Option<&EventStoreUrl>, database_url: &str) -> Result<Arc<dyn EventStore>> {
-    match url {
-        None => {
-            let store = PgEventStore::connect(database_url, PgStoreOptions::default()).await?;
-            Ok(Arc::new(store))
+struct OpenedStore {
+    store: Arc<dyn EventStore>,
+    /// The PostgreSQL adapter, to close before its database stops.
+    postgres: Option<PgEventStore>,
+}
+
+impl OpenedStore {
+    async fn close(self) {
+        if let Some(postgres) = self.postgres {
+            postgres.close().await;
         }
+    }
+}
+
+async fn open_event_store(url: Option<&EventStoreUrl>, database_url: &str) -> Result<OpenedStore> {
+    let postgres_url = match url {
+        None => database_url.to_owned(),
         Some(EventStoreUrl::Postgres(url)) => {
             tracing::info!(event_store = %url, "events are stored in a separate PostgreSQL database");
             let pool = connect(url.expose()).await?;
             migrate(&pool).await?;
             pool.close().await;
-            Ok(Arc::new(PgEventStore::connect(url.expose(), PgStoreOptions::default()).await?))
+            url.expose().to_owned()
         }
         Some(EventStoreUrl::KurrentDb(url)) => {
             tracing::info!(event_store = %url, "events are stored in KurrentDB");
             let store = tally_store::kurrentdb::KurrentDbEventStore::connect(url.expose())
                 .await
                 .context("connect to KurrentDB")?;
-            Ok(Arc::new(store))
+            return Ok(OpenedStore { store: Arc::new(store), postgres: None });
         }
-    }
+    };
+    let postgres = PgEventStore::connect(&postgres_url, PgStoreOptions::default()).await?;
+    Ok(OpenedStore { store: Arc::new(postgres.clone()), postgres: Some(postgres) })
 }
 
 async fn migrate(pool: &PgPool) -> Result<()> {

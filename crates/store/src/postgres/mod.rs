@@ -130,6 +130,12 @@ impl PgEventStore {
         &self.inner.pool
     }
 
+    /// Closes the store's connections and stops its notification listener, before the database goes away (a
+    /// process shutting down). Appends and reads after this fail.
+    pub async fn close(&self) {
+        self.inner.pool.close().await;
+    }
+
     #[instrument(skip_all, fields(stream.id = %stream_id, events = events.len()))]
     async fn submit(
         &self,

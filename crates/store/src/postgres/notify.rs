@@ -32,12 +32,16 @@ pub(super) async fn notify_commits(pool: PgPool, mut committed: watch::Receiver<
     }
 }
 
-/// Runs until every receiver of `heads` is gone (the store was dropped).
+/// Runs until every receiver of `heads` is gone (the store was dropped) or the store's pool is closed
+/// ([`PgEventStore::close`](super::PgEventStore::close)).
 pub(super) async fn watch_log_head(pool: PgPool, heads: Arc<watch::Sender<u64>>, poll_interval: Duration) {
     let mut listener: Option<PgListener> = None;
     let mut poll = tokio::time::interval(poll_interval);
     poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
+        if pool.is_closed() {
+            return;
+        }
         if listener.is_none() {
             listener = listen(&pool).await;
             // Notifications sent before the LISTEN took effect were missed.
@@ -45,6 +49,7 @@ pub(super) async fn watch_log_head(pool: PgPool, heads: Arc<watch::Sender<u64>>,
         }
         tokio::select! {
             () = heads.closed() => return,
+            () = pool.close_event() => return,
             _ = poll.tick() => poll_head(&pool, &heads).await,
             received = next_notification(&mut listener) => match received {
                 Ok(Some(notification)) => match notification.payload().parse::<u64>() {
@@ -53,6 +58,8 @@ pub(super) async fn watch_log_head(pool: PgPool, heads: Arc<watch::Sender<u64>>,
                 },
                 // The connection was lost and has been re-established: whatever was sent meanwhile is lost.
                 Ok(None) => poll_head(&pool, &heads).await,
+                // Closing the store's pool ends the listener's connection too: that is a stop, not a failure.
+                Err(_) if pool.is_closed() => return,
                 Err(error) => {
                     warn!(error = %error, "event notification listener failed; polling until it reconnects");
                     listener = None;
