@@ -11,6 +11,7 @@
 //! - `error`: `CommandError` -> problem+json (status and `type` per error kind; internal causes logged, never sent).
 //! - `idempotency`: the `Idempotency-Key` contract of every POST, and `purge_expired_idempotency_keys`.
 //! - `extract`: `ApiJson`, `ApiQuery`, `ApiPath`: axum's extractors with problem+json rejections.
+//! - `metrics`: `/metrics` in Prometheus' text format, and the middleware that counts HTTP requests.
 //! - `ops`: `/healthz` (the process answers) and `/readyz` (the database, the event store and the projections).
 //! - `problem`: RFC 9457 `application/problem+json` errors, one stable `type` per kind.
 
@@ -19,6 +20,7 @@ mod commands;
 mod error;
 mod extract;
 pub mod idempotency;
+mod metrics;
 mod ops;
 mod problem;
 mod queries;
@@ -56,7 +58,9 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::routes())
         .merge(ops::routes())
         .merge(problem::routes())
+        .route("/metrics", axum::routing::get(metrics::metrics))
         .fallback(problem::no_such_route)
         .method_not_allowed_fallback(problem::method_not_allowed)
+        .layer(axum::middleware::from_fn(metrics::record))
         .with_state(state)
 }
