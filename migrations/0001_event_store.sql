@@ -50,7 +50,8 @@ create table events (
 -- for each statement, so the second statement sees every transaction that committed while the first one waited
 -- for the lock (a single statement would read with the snapshot it took before waiting).
 -- rows: the log head ('log': position, recorded_at), the head of each given stream ('stream': stream_id,
--- version, hash) and the given event ids already stored ('event': event_id, stream_id, version, position).
+-- version, hash) and the given event ids already stored ('event': event_id, stream_id, version, position,
+-- recorded_at).
 create function event_store_lock_and_lookup(stream_ids text[], event_ids uuid[])
     returns table (kind text, stream_id text, version bigint, "position" bigint, hash bytea, event_id uuid,
                    recorded_at timestamptz)
@@ -65,7 +66,7 @@ create function event_store_lock_and_lookup(stream_ids text[], event_ids uuid[])
       from streams s
      where s.stream_id = any(event_store_lock_and_lookup.stream_ids)
     union all
-    select 'event', e.stream_id, e.stream_version, e.position, null, e.event_id, null
+    select 'event', e.stream_id, e.stream_version, e.position, null, e.event_id, e.recorded_at
       from events e
      where e.event_id = any(event_store_lock_and_lookup.event_ids);
 $$;

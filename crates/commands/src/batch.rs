@@ -8,6 +8,7 @@
 //! refusals and no-ops) gets no such check from the store, so when it was decided on the writer's remembered
 //! state, the tail is read before answering, and the batch decided again if another process wrote meanwhile.
 
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tally_domain::Aggregate;
 use tally_store::{AppendResult, ExpectedVersion, NewEvent, StoreError};
@@ -32,6 +33,8 @@ pub struct Outcome<S, E> {
     pub state: Arc<S>,
     pub version: Option<u64>,
     pub position: Option<u64>,
+    /// When the store recorded this batch's events (`None` when nothing was appended).
+    pub recorded_at: Option<DateTime<Utc>>,
     pub events: Vec<Recorded<E>>,
 }
 
@@ -67,6 +70,7 @@ struct Decided<A: Aggregate> {
 struct Settled<A: Aggregate> {
     snapshot: Snapshot<A::State>,
     position: Option<u64>,
+    recorded_at: Option<DateTime<Utc>>,
     answers: Vec<Result<Vec<Recorded<A::Event>>, CommandError>>,
 }
 
@@ -90,6 +94,7 @@ where
                     state: Arc::clone(&settled.snapshot.state),
                     version: settled.snapshot.version,
                     position: settled.position,
+                    recorded_at: settled.recorded_at,
                     events,
                 });
                 // A caller that stopped waiting is no reason to fail the others.
@@ -139,7 +144,7 @@ where
                 }
             }
             let snapshot = Snapshot { state: Arc::new(decided.state), version: decided.version };
-            return Ok(Settled { snapshot, position: None, answers: decided.answers });
+            return Ok(Settled { snapshot, position: None, recorded_at: None, answers: decided.answers });
         };
         let (first_id, last_id) = (first.event_id, last.event_id);
         let expected = base.version.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact);
@@ -147,7 +152,8 @@ where
             Ok(result) => {
                 let snapshot = Snapshot { state: Arc::new(decided.state), version: decided.version };
                 shared.remember(stream_id, snapshot.clone());
-                return Ok(Settled { snapshot, position: Some(result.position), answers: decided.answers });
+                let (position, recorded_at) = (Some(result.position), Some(result.recorded_at));
+                return Ok(Settled { snapshot, position, recorded_at, answers: decided.answers });
             }
             Err(StoreError::WrongExpectedVersion { .. }) => {
                 conflicts += 1;
@@ -164,8 +170,9 @@ where
                 (base, fresh) = (caught_up, true);
                 // After an append whose outcome was unknown, our own events may be in the tail: then it landed.
                 if seen.iter().any(|e| e.event_id == first_id) {
-                    let position = seen.iter().find(|e| e.event_id == last_id).map(|e| e.position);
-                    return Ok(Settled { snapshot: base, position, answers: decided.answers });
+                    let last = seen.iter().find(|e| e.event_id == last_id);
+                    let (position, recorded_at) = (last.map(|e| e.position), last.map(|e| e.recorded_at));
+                    return Ok(Settled { snapshot: base, position, recorded_at, answers: decided.answers });
                 }
                 shared.remember(stream_id, base.clone());
             }

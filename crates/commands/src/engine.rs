@@ -139,7 +139,13 @@ impl Commands {
 impl<S, E> Outcome<S, E> {
     /// An outcome that recorded nothing: the stream as it stands.
     pub(crate) fn unchanged(snapshot: Snapshot<S>) -> Self {
-        Outcome { state: snapshot.state, version: snapshot.version, position: None, events: Vec::new() }
+        Outcome {
+            state: snapshot.state,
+            version: snapshot.version,
+            position: None,
+            recorded_at: None,
+            events: Vec::new(),
+        }
     }
 
     /// The id of the first event recorded, the cause of the steps it leads to on other streams.

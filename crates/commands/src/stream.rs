@@ -4,6 +4,7 @@
 //! Catching up is what makes a long stream cost nothing extra: a snapshot of version `v` (from the cache or a
 //! writer's memory) reads `v + 1 ..` forwards, which is usually nothing or a few events, never the whole history.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::sync::Arc;
 use tally_domain::{Aggregate, Event};
@@ -43,6 +44,7 @@ impl<S: Default> Snapshot<S> {
 pub(crate) struct SeenEvent {
     pub(crate) event_id: Uuid,
     pub(crate) position: u64,
+    pub(crate) recorded_at: DateTime<Utc>,
 }
 
 /// The version after `version`: 0 for a new stream.
@@ -71,7 +73,11 @@ pub(crate) async fn catch_up<A: Aggregate>(
             let current = state.take().unwrap_or_else(|| (*snapshot.state).clone());
             state = Some(A::evolve(current, &event));
             version = Some(recorded.stream_version);
-            seen.push(SeenEvent { event_id: recorded.event_id, position: recorded.position });
+            seen.push(SeenEvent {
+                event_id: recorded.event_id,
+                position: recorded.position,
+                recorded_at: recorded.recorded_at,
+            });
         }
         if !full {
             break;

@@ -139,6 +139,7 @@ pub(crate) struct KnownEvent {
     pub(crate) stream_id: String,
     pub(crate) stream_version: u64,
     pub(crate) position: u64,
+    pub(crate) recorded_at: DateTime<Utc>,
 }
 
 /// An event the planner decided to write: `appends[append].events[index]` at this version and position.
@@ -202,7 +203,12 @@ impl Planner {
             self.next_position += 1;
             let hash = event.hash_input(&append.stream_id, version, self.recorded_at).hash(&previous);
             self.rows.push(PlannedEvent { append: append_index, index, stream_version: version, position, hash });
-            let known = KnownEvent { stream_id: append.stream_id.clone(), stream_version: version, position };
+            let known = KnownEvent {
+                stream_id: append.stream_id.clone(),
+                stream_version: version,
+                position,
+                recorded_at: self.recorded_at,
+            };
             self.known.insert(event.event.event_id, known);
             previous = hash;
             version += 1;
@@ -212,7 +218,7 @@ impl Planner {
         if !self.changed_streams.contains(&append.stream_id) {
             self.changed_streams.push(append.stream_id.clone());
         }
-        Ok(AppendResult { next_version: head.version, position: self.next_position - 1 })
+        Ok(AppendResult { next_version: head.version, position: self.next_position - 1, recorded_at: self.recorded_at })
     }
 
     /// The first result of an append whose events are already stored, in order, where this append would have
@@ -235,7 +241,7 @@ impl Planner {
             }
             last = known;
         }
-        Some(AppendResult { next_version: last.stream_version, position: last.position })
+        Some(AppendResult { next_version: last.stream_version, position: last.position, recorded_at: last.recorded_at })
     }
 
     /// The events to write, in position order.

@@ -132,6 +132,8 @@ pub struct AppendResult {
     pub next_version: u64,
     /// The global position of the last event appended (for read-your-writes on the read side).
     pub position: u64,
+    /// When the store recorded the appended events (so a caller can report it without reading them back).
+    pub recorded_at: DateTime<Utc>,
 }
 
 /// Which way to read a stream.

@@ -84,6 +84,7 @@ impl MemoryEventStore {
                     stream_id: stored.stream_id.clone(),
                     stream_version: stored.stream_version,
                     position: stored.position,
+                    recorded_at: stored.recorded_at,
                 };
                 Some((e.event.event_id, known))
             })

@@ -243,13 +243,19 @@ async fn order_response(
         return Err(crate::error::internal(&std::io::Error::other("order missing after a successful command")));
     };
     let version = outcome.version.unwrap_or(0);
-    let stream_id = Order::stream_id(&order.order_id());
-    let last = state
-        .store
-        .read_stream(&stream_id, ReadStream::backwards(version, 1))
-        .await
-        .map_err(|error| unavailable("the event store", &error))?;
-    let updated_at = last.first().map_or_else(|| order.placed_at(), |event| event.recorded_at);
+    // The append reports when it was recorded; only a command that recorded nothing (a repeat) reads it back.
+    let updated_at = match outcome.recorded_at {
+        Some(recorded_at) => recorded_at,
+        None => {
+            let stream_id = Order::stream_id(&order.order_id());
+            let last = state
+                .store
+                .read_stream(&stream_id, ReadStream::backwards(version, 1))
+                .await
+                .map_err(|error| unavailable("the event store", &error))?;
+            last.first().map_or_else(|| order.placed_at(), |event| event.recorded_at)
+        }
+    };
     let body = OrderBody::new(order, version, updated_at);
     Ok(command_response(StatusCode::CREATED, outcome.version, outcome.position, location, &body))
 }

@@ -126,7 +126,7 @@ fn find_run(tail: &[StoredEvent], ids: &[Uuid]) -> Option<AppendResult> {
 fn matching_run(run: &[StoredEvent], ids: &[Uuid]) -> Option<AppendResult> {
     let same = run.len() == ids.len() && run.iter().zip(ids).all(|(event, id)| event.event_id == *id);
     let last = run.last().filter(|_| same)?;
-    Some(AppendResult { next_version: last.stream_version, position: last.position })
+    Some(AppendResult { next_version: last.stream_version, position: last.position, recorded_at: last.recorded_at })
 }
 
 /// Appends `events` to `stream_id` if it is at `expected` (module doc).
@@ -257,7 +257,7 @@ async fn read_back(
             reason: format!("the append was acknowledged but version {last_version} is not its last event"),
         }
     })?;
-    Ok(AppendResult { next_version: last.stream_version, position: last.position })
+    Ok(AppendResult { next_version: last.stream_version, position: last.position, recorded_at: last.recorded_at })
 }
 
 #[cfg(test)]
@@ -290,7 +290,8 @@ mod tests {
     }
 
     fn result(version: u64) -> AppendResult {
-        AppendResult { next_version: version, position: 1000 + version * 10 }
+        let recorded_at = stored(version, 0).recorded_at;
+        AppendResult { next_version: version, position: 1000 + version * 10, recorded_at }
     }
 
     #[test]

@@ -240,6 +240,7 @@ fn planner_from(rows: &[PgRow]) -> Result<Planner, StoreError> {
                     stream_id: row.try_get("stream_id")?,
                     stream_version: stored_u64(row.try_get("version")?, "stream version")?,
                     position: stored_u64(row.try_get("position")?, "position")?,
+                    recorded_at: row.try_get("recorded_at")?,
                 };
                 known.insert(row.try_get("event_id")?, event);
             }
