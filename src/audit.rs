@@ -10,18 +10,29 @@ use std::io::Write;
 use std::sync::Arc;
 use tally_api::audit::{export_lines, load_digest, record_digest, ExportFormat, LogRange, VerificationView};
 use tally_store::digest::{digest_at, verify_against, DigestProgress};
-use tally_store::EventStore;
+use tally_store::{EventStore, VerifyProgress};
 
-/// Verifies the hash chain of one stream or of all, and prints every broken place.
+/// Verifies the hash chain of one stream or of all, and prints every broken place. Verifying everything shows a
+/// bar of events checked against the log's head (hidden off a terminal).
 pub async fn verify(store: &dyn EventStore, stream: Option<&str>) -> Result<()> {
-    // The port reports no progress while it verifies: a spinner shows it is working (hidden off a terminal).
-    let spinner = ProgressBar::new_spinner().with_message("verifying hash chains");
-    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let verification = match stream {
         Some(stream) => store.verify_stream(stream).await,
-        None => store.verify_all().await,
+        None => {
+            let bar = ProgressBar::new(store.head_position().await.context("read the log head")?);
+            if let Ok(style) = ProgressStyle::with_template(
+                "verify [{bar:40}] {pos}/{len} events, {msg} streams ({per_sec}, {eta} left)",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            let report_progress = |progress: VerifyProgress| {
+                bar.set_position(progress.events_checked);
+                bar.set_message(progress.streams_checked.to_string());
+            };
+            let verification = store.verify_all(&report_progress).await;
+            bar.finish_and_clear();
+            verification
+        }
     };
-    spinner.finish_and_clear();
     let verification = verification.context("verify the event store")?;
     print_json(&VerificationView::from(&verification))?;
     if !verification.is_intact() {

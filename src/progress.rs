@@ -1,7 +1,7 @@
-//! Progress of a rebuild for people: a progress bar with events/s on a terminal, plain lines (at most one a
-//! second, and the last) when stderr is a file or a pipe.
+//! Progress of a rebuild for people: a progress bar per projection with events/s on a terminal, plain lines (at
+//! most one a second per projection, and the last) when stderr is a file or a pipe.
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 use tally_projections::{RebuildPhase, RebuildProgress};
@@ -13,9 +13,10 @@ pub struct RebuildDisplay {
 }
 
 impl RebuildDisplay {
-    pub fn new(projection: &str) -> Self {
+    /// A display whose bar (on a terminal) joins `bars`, below the others.
+    pub fn new(bars: &MultiProgress, projection: &str) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new(0);
+            let bar = bars.add(ProgressBar::new(0));
             let style = ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} events {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> ");

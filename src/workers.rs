@@ -28,15 +28,23 @@ const PAGE: u32 = 200;
 /// How often expired idempotency keys are purged.
 const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
-/// Runs the recovery and expiry workers until `stopped` turns true. `pool` holds the read models.
+/// Runs the recovery and expiry workers until `stopped` turns true. `pool` holds the read models. Stopping
+/// interrupts a settlement or a sweep midway: each order's settlement is idempotent, and the next start (or the
+/// next process's workers) finishes the job.
 pub async fn run(commands: Commands, projector: Projector, pool: PgPool, mut stopped: watch::Receiver<bool>) {
     let context = CommandContext::new("order-workers");
-    if let Err(error) = settle_recent(&commands, &projector, &pool, &context).await {
-        tracing::error!(error = %format!("{error:#}"), "start-up settlement of recent orders failed");
+    tokio::select! {
+        settled = settle_recent(&commands, &projector, &pool, &context) => if let Err(error) = settled {
+            tracing::error!(error = %format!("{error:#}"), "start-up settlement of recent orders failed");
+        },
+        _ = stopped.wait_for(|stopped| *stopped) => return,
     }
     loop {
-        if let Err(error) = sweep(&commands, &pool, &context).await {
-            tracing::warn!(error = %format!("{error:#}"), "order workers: sweep failed; retrying");
+        tokio::select! {
+            swept = sweep(&commands, &pool, &context) => if let Err(error) = swept {
+                tracing::warn!(error = %format!("{error:#}"), "order workers: sweep failed; retrying");
+            },
+            _ = stopped.wait_for(|stopped| *stopped) => return,
         }
         tokio::select! {
             _ = tokio::time::sleep(INTERVAL) => {}

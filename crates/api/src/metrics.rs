@@ -4,6 +4,8 @@
 //!   process-wide atomics (one process is one scrape target, as with any Prometheus client's default registry).
 //! - The event log's head position, and for each projection its position, lag (events and seconds) and whether it
 //!   has stopped on a poison event, read when scraped.
+//! - For each projection, the time from an event's append to its visibility in the read model, as a histogram
+//!   (`tally_projection_visible_lag_seconds`, counted by the projectors of this process).
 //! - The process's resident memory.
 
 use crate::AppState;
@@ -14,7 +16,8 @@ use axum::response::{IntoResponse, Response};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
-use tally_projections::ProjectionState;
+use tally_projections::visibility::{visible_lag, LAG_BUCKETS};
+use tally_projections::{ProjectionState, ReadModel};
 
 const METHODS: [&str; 3] = ["GET", "POST", "other"];
 const CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
@@ -91,6 +94,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             let _ = writeln!(out, "tally_projection_failed{{projection=\"{}\"}} {failed}", s.name);
         }
     }
+    write_visible_lag(&mut out);
     if let Some(bytes) = resident_bytes() {
         gauge(&mut out, "process_resident_memory_bytes", "Resident memory of this process.");
         let _ = writeln!(out, "process_resident_memory_bytes {bytes}");
@@ -118,6 +122,22 @@ fn write_http(out: &mut String) {
     let _ = writeln!(out, "tally_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
     let _ = writeln!(out, "tally_http_request_duration_seconds_sum {sum}");
     let _ = writeln!(out, "tally_http_request_duration_seconds_count {count}");
+}
+
+fn write_visible_lag(out: &mut String) {
+    let name = "tally_projection_visible_lag_seconds";
+    let _ =
+        writeln!(out, "# HELP {name} Time from an event's append to the commit that made it visible in a read model.");
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    for model in ReadModel::ALL {
+        let (projection, lag) = (model.name(), visible_lag(model));
+        for (bound, count) in LAG_BUCKETS.iter().zip(lag.cumulative) {
+            let _ = writeln!(out, "{name}_bucket{{projection=\"{projection}\",le=\"{bound}\"}} {count}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{projection=\"{projection}\",le=\"+Inf\"}} {}", lag.count);
+        let _ = writeln!(out, "{name}_sum{{projection=\"{projection}\"}} {}", lag.sum_seconds);
+        let _ = writeln!(out, "{name}_count{{projection=\"{projection}\"}} {}", lag.count);
+    }
 }
 
 fn gauge(out: &mut String, name: &str, help: &str) {

@@ -65,6 +65,7 @@ async fn apply_once(
     model.apply(&mut tx, events).await?;
     checkpoint::advance(&mut tx, model, to, holder).await?;
     tx.commit().await?;
+    crate::visibility::record(model, events.iter().map(|event| event.recorded_at), chrono::Utc::now());
     Ok(Outcome::Applied(to))
 }
 

@@ -19,6 +19,7 @@
 //! - [`status`]: position, lag, state and holder of each projection.
 //! - [`rebuild`]: rebuilding without downtime, with progress reports.
 //! - [`models`]: the read models (`ReadModel`): products, inventory, orders, sales, each in its own file.
+//! - [`visibility`]: how long applied events took from append to visible, per projection (for `/metrics`).
 //! - [`read`]: typed, paged (keyset cursors) SQL readers over the read models, for the query API and workers.
 //! - [`error`]: `ProjectionError`, and which errors are transient and which make an event poison.
 
@@ -31,6 +32,7 @@ pub mod read;
 pub mod rebuild;
 pub mod runner;
 pub mod status;
+pub mod visibility;
 mod worker;
 
 pub use error::ProjectionError;

@@ -105,8 +105,9 @@ impl NewEvent {
     }
 }
 
-/// An event as the store recorded it.
-#[derive(Debug, Clone, PartialEq)]
+/// An event as the store recorded it. Its JSON form (serde) is what the audit API, the live tail and the JSON-lines
+/// export show: these fields in this order, `hash` as 64 hex digits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedEvent {
     /// Unique in the store.
     pub event_id: Uuid,

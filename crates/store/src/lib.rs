@@ -39,7 +39,7 @@ pub use hash::{canonical_json, recompute_hash, EventHash, HashInput};
 pub use memory::MemoryEventStore;
 pub use port::EventStore;
 pub use postgres::{PgEventStore, PgStoreOptions};
-pub use verify::{BreakKind, ChainBreak, Verification};
+pub use verify::{no_progress, BreakKind, ChainBreak, Verification, VerifyProgress};
 
 /// Every migration in the workspace's `migrations/` folder: event store, read models, checkpoints, idempotency keys.
 /// One migrator for the one database, so `tally migrate` and the tests apply the same schema.

@@ -17,7 +17,7 @@ use crate::event::{
     AppendResult, Direction, ExpectedVersion, LogFilter, LogSlice, NewEvent, ReadStream, RecordedEvent,
 };
 use crate::port::{publish_head, wait_for_head, EventStore};
-use crate::verify::{ChainLink, StreamHead, StreamVerifier, Verification};
+use crate::verify::{ChainLink, StreamHead, StreamVerifier, Verification, VerifyProgress};
 
 /// An event store held in memory. Cheap to create; nothing survives the process.
 #[derive(Debug)]
@@ -234,7 +234,17 @@ impl EventStore for MemoryEventStore {
         Box::pin(async move { Ok(self.verify_now(Some(stream_id))) })
     }
 
-    fn verify_all(&self) -> BoxFuture<'_, Result<Verification, StoreError>> {
-        Box::pin(async move { Ok(self.verify_now(None)) })
+    fn verify_all<'a>(
+        &'a self,
+        progress: &'a (dyn Fn(VerifyProgress) + Send + Sync),
+    ) -> BoxFuture<'a, Result<Verification, StoreError>> {
+        Box::pin(async move {
+            let verification = self.verify_now(None);
+            progress(VerifyProgress {
+                events_checked: verification.events_checked,
+                streams_checked: verification.streams_checked,
+            });
+            Ok(verification)
+        })
     }
 }

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::error::StoreError;
 use crate::event::{AppendResult, ExpectedVersion, LogFilter, LogSlice, NewEvent, ReadStream, RecordedEvent};
-use crate::verify::Verification;
+use crate::verify::{Verification, VerifyProgress};
 
 /// An event store. Every adapter passes the same [`conformance`](crate::conformance) suite.
 pub trait EventStore: Send + Sync {
@@ -53,8 +53,12 @@ pub trait EventStore: Send + Sync {
     /// Recomputes the hash chain of one stream and compares it with the stream's recorded head.
     fn verify_stream<'a>(&'a self, stream_id: &'a str) -> BoxFuture<'a, Result<Verification, StoreError>>;
 
-    /// Verifies every stream in the store.
-    fn verify_all(&self) -> BoxFuture<'_, Result<Verification, StoreError>>;
+    /// Verifies every stream in the store, telling `progress` now and then how far it got (pass
+    /// [`no_progress`](crate::verify::no_progress) when nobody watches).
+    fn verify_all<'a>(
+        &'a self,
+        progress: &'a (dyn Fn(VerifyProgress) + Send + Sync),
+    ) -> BoxFuture<'a, Result<Verification, StoreError>>;
 }
 
 /// Waits until a head watch passes `after` or `timeout` passes; returns the last head seen.

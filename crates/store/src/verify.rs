@@ -75,6 +75,16 @@ impl Verification {
     }
 }
 
+/// How far a verification of the whole store got: events and streams checked so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerifyProgress {
+    pub events_checked: u64,
+    pub streams_checked: u64,
+}
+
+/// A progress report nobody watches: for [`EventStore::verify_all`](crate::EventStore::verify_all) without a bar.
+pub fn no_progress(_: VerifyProgress) {}
+
 /// A stream's head as the store records it at each append: the last version and its hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct StreamHead {

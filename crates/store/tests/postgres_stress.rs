@@ -123,7 +123,7 @@ async fn a_follower_sees_every_committed_event_once_in_log_order() {
         .collect();
     assert_eq!(seen_ids, log, "the follower saw the log in the order the log reports");
 
-    let verification = reader.verify_all().await.expect("verify");
+    let verification = reader.verify_all(&tally_store::no_progress).await.expect("verify");
     assert!(verification.is_intact(), "{:?}", verification.breaks);
     assert_eq!(verification.events_checked, head);
 }

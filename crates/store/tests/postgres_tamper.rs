@@ -70,7 +70,7 @@ async fn altered_events_are_each_named() {
     )
     .await;
 
-    let verification = store.verify_all().await.expect("verify");
+    let verification = store.verify_all(&tally_store::no_progress).await.expect("verify");
     let places: Vec<(String, u64, BreakKind)> =
         verification.breaks.iter().map(|b| (b.stream_id.clone(), b.version, b.kind)).collect();
     let mut expected = vec![
@@ -101,7 +101,7 @@ async fn a_deleted_last_event_is_named() {
     assert_eq!(breaks.len(), 1, "{breaks:?}");
     assert_eq!((breaks[0].version, breaks[0].kind), (4, BreakKind::Missing { count: 1 }));
     assert_eq!((breaks[0].expected, breaks[0].found), (Some(last_hash), None), "the head names the lost hash");
-    assert_eq!(store.verify_all().await.expect("verify").breaks, breaks);
+    assert_eq!(store.verify_all(&tally_store::no_progress).await.expect("verify").breaks, breaks);
 }
 
 #[tokio::test]
@@ -113,7 +113,7 @@ async fn a_deleted_middle_event_is_named() {
     assert_eq!(breaks.len(), 1, "one deletion is one break: {breaks:?}");
     assert_eq!((breaks[0].stream_id.as_str(), breaks[0].version), (stream.as_str(), 2));
     assert_eq!(breaks[0].kind, BreakKind::Missing { count: 1 });
-    assert_eq!(store.verify_all().await.expect("verify").breaks, breaks);
+    assert_eq!(store.verify_all(&tally_store::no_progress).await.expect("verify").breaks, breaks);
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 //! export starts, so it ends), or one stream (`stream`), narrowed by stream prefix, event types and a
 //! `[from_time, to_time)` time range. The same range type filters the global log and the live tail.
 
-use super::{bad_parameter, not_found, store_problem, EventView, Params};
+use super::{bad_parameter, not_found, store_problem, Params};
 use crate::problem::Problem;
 use crate::AppState;
 use axum::body::{Body, Bytes};
@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tally_store::{canonical_json, EventStore, LogFilter, ReadStream, RecordedEvent, StoreError};
@@ -77,7 +77,7 @@ impl LogRange {
 /// The line format of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
-    /// Each event as the audit API shows it ([`EventView`]).
+    /// Each event as the audit API shows it (the JSON form of [`RecordedEvent`]).
     JsonLines,
     /// Each event as a CloudEvents 1.0 structured-mode JSON object ([`cloud_event`]).
     CloudEvents,
@@ -110,7 +110,7 @@ fn encode(events: &[RecordedEvent], format: ExportFormat) -> Bytes {
     let mut out = Vec::with_capacity(events.len() * 512);
     for event in events {
         let written = match format {
-            ExportFormat::JsonLines => serde_json::to_writer(&mut out, &EventView::from(event)),
+            ExportFormat::JsonLines => serde_json::to_writer(&mut out, event),
             ExportFormat::CloudEvents => serde_json::to_writer(&mut out, &cloud_event(event)),
         };
         // Writing JSON values to a Vec cannot fail.
@@ -134,13 +134,38 @@ enum Cursor {
     Done,
 }
 
+/// Pages read ahead of the encoder: reading (and decoding rows) overlaps encoding and sending, on another core.
+const PAGES_AHEAD: usize = 2;
+
 /// The events of `range` as lines of `format`, one chunk per page of [`EXPORT_PAGE`] events read, in log order
-/// (stream order for one stream). Memory stays constant whatever the size of the log.
+/// (stream order for one stream). A task reads up to [`PAGES_AHEAD`] pages ahead of the encoder, so memory stays
+/// constant whatever the size of the log; it stops when the returned stream is dropped.
 pub fn export_lines(
     store: Arc<dyn EventStore>,
     range: LogRange,
     format: ExportFormat,
 ) -> impl Stream<Item = Result<Bytes, StoreError>> + Send + 'static {
+    let (pages_tx, pages_rx) = tokio::sync::mpsc::channel(PAGES_AHEAD);
+    tokio::spawn(async move {
+        let mut pages = std::pin::pin!(pages(store, range));
+        while let Some(page) = pages.next().await {
+            let failed = page.is_err();
+            if pages_tx.send(page).await.is_err() || failed {
+                return; // the reader went away, or the error was its last item
+            }
+        }
+    });
+    futures::stream::unfold(pages_rx, move |mut pages_rx| async move {
+        let page = pages_rx.recv().await?;
+        Some((page.map(|events| encode(&events, format)), pages_rx))
+    })
+}
+
+/// The events of `range`, a page at a time (pages with no event in the range are skipped).
+fn pages(
+    store: Arc<dyn EventStore>,
+    range: LogRange,
+) -> impl Stream<Item = Result<Vec<RecordedEvent>, StoreError>> + Send + 'static {
     let cursor = match range.stream {
         Some(_) => Cursor::Stream { next_version: 0 },
         None => Cursor::Log { after: range.after, end: range.to_position },
@@ -182,7 +207,7 @@ pub fn export_lines(
             cursor = next;
             let kept: Vec<RecordedEvent> = events.into_iter().filter(|e| range.admits(e)).collect();
             if !kept.is_empty() {
-                return Ok(Some((encode(&kept, format), (store, range, cursor))));
+                return Ok(Some((kept, (store, range, cursor))));
             }
         }
     })

@@ -6,7 +6,7 @@
 //! at or before `t`. Both are 404 when there is no such state: a version beyond the stream's last, a time before
 //! its first event, or a stream that does not exist.
 
-use super::{bad_parameter, not_found, store_problem, EventView};
+use super::{bad_parameter, not_found, store_problem};
 use crate::problem::Problem;
 use crate::{ApiPath, AppState};
 use axum::extract::State;
@@ -76,7 +76,7 @@ pub struct StateAt<S> {
 /// One event of a history: the event, who caused it, and the state after it.
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryEntry {
-    pub event: EventView,
+    pub event: RecordedEvent,
     pub actor: Option<String>,
     pub correlation_id: Option<Uuid>,
     pub causation_id: Option<Uuid>,
@@ -150,7 +150,7 @@ pub async fn history<A: Aggregate>(store: &dyn EventStore, stream_id: &str) -> R
         for event in &page {
             state = A::evolve(state, &decode::<A>(event)?);
             entries.push(HistoryEntry {
-                event: EventView::from(event),
+                event: event.clone(),
                 actor: event.metadata.actor.clone(),
                 correlation_id: event.metadata.correlation_id,
                 causation_id: event.metadata.causation_id,

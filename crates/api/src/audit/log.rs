@@ -5,7 +5,7 @@
 //! the same number as text, `null` at the end), so a reader continues exactly where it stopped.
 
 use super::export::LogRange;
-use super::{bad_parameter, not_found, store_problem, EventView, Params};
+use super::{bad_parameter, not_found, store_problem, Params};
 use crate::problem::Problem;
 use crate::{ApiPath, AppState};
 use axum::extract::State;
@@ -13,7 +13,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use tally_store::{Direction, ReadStream};
+use tally_store::{Direction, ReadStream, RecordedEvent};
 use tracing::instrument;
 
 const DEFAULT_LIMIT: usize = 100;
@@ -23,7 +23,7 @@ const MAX_LIMIT: usize = 1000;
 #[derive(Debug, Serialize)]
 struct StreamPage {
     stream_id: String,
-    items: Vec<EventView>,
+    items: Vec<RecordedEvent>,
     /// The `from` of the next page in the same direction; `null` when the page reached the stream's end.
     next_from: Option<u64>,
     next_cursor: Option<String>,
@@ -32,7 +32,7 @@ struct StreamPage {
 /// One page of the global log.
 #[derive(Debug, Serialize)]
 struct LogPage {
-    items: Vec<EventView>,
+    items: Vec<RecordedEvent>,
     /// The log was examined up to here: pass it as `after` to read on (also at the head, to wait for more).
     next_after: u64,
     /// `next_after` as text while more of the log is known to follow; `null` at the head.
@@ -74,13 +74,8 @@ pub(super) async fn stream_events(
         (Some(last), Direction::Backwards) => last.stream_version.checked_sub(1),
         (None, _) => None,
     };
-    Ok(Json(StreamPage {
-        stream_id,
-        items: page.iter().map(EventView::from).collect(),
-        next_cursor: next_from.map(|n| n.to_string()),
-        next_from,
-    })
-    .into_response())
+    Ok(Json(StreamPage { stream_id, items: page, next_cursor: next_from.map(|n| n.to_string()), next_from })
+        .into_response())
 }
 
 /// `GET /v1/events?after=&limit=&stream_prefix=&event_type=&from_time=&to_time=`; with `follow=true` (or
@@ -107,7 +102,7 @@ pub(super) async fn global_log(
     let store = state.store.as_ref();
     let slice = store.read_all(range.after, limit, &range.filter).await.map_err(|e| store_problem(&e))?;
     let head_position = store.head_position().await.map_err(|e| store_problem(&e))?;
-    let items = slice.events.iter().filter(|e| range.admits(e)).map(EventView::from).collect();
+    let items = slice.events.into_iter().filter(|e| range.admits(e)).collect();
     let more = slice.last_position < head_position;
     Ok(Json(LogPage {
         items,

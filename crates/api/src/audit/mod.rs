@@ -32,10 +32,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use serde_json::Value;
-use tally_store::{RecordedEvent, StoreError};
-use uuid::Uuid;
+use tally_store::StoreError;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -49,39 +46,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/audit/digests/{id}", get(verify::one))
         .route("/v1/audit/digests/{id}/verification", post(verify::check).get(verify::check))
         .route("/v1/export", get(export::export))
-}
-
-/// A recorded event as the audit API and the JSON-lines export show it.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct EventView {
-    pub event_id: Uuid,
-    pub stream_id: String,
-    pub stream_version: u64,
-    pub position: u64,
-    pub event_type: String,
-    pub schema_version: u32,
-    pub data: Value,
-    pub metadata: Value,
-    pub recorded_at: DateTime<Utc>,
-    /// SHA-256 chain hash, 64 lowercase hex digits.
-    pub hash: String,
-}
-
-impl From<&RecordedEvent> for EventView {
-    fn from(event: &RecordedEvent) -> Self {
-        EventView {
-            event_id: event.event_id,
-            stream_id: event.stream_id.clone(),
-            stream_version: event.stream_version,
-            position: event.position,
-            event_type: event.event_type.clone(),
-            schema_version: event.schema_version,
-            data: event.data.clone(),
-            metadata: serde_json::to_value(&event.metadata).unwrap_or(Value::Null),
-            recorded_at: event.recorded_at,
-            hash: event.hash.to_hex(),
-        }
-    }
 }
 
 /// A store failure as a problem: unavailable backends are 503 with `Retry-After`, anything else a 500. The

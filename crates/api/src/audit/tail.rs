@@ -8,7 +8,7 @@
 //! filters of the global log apply. If the store fails, the stream ends; the client resumes with `Last-Event-ID`.
 
 use super::export::LogRange;
-use super::{bad_parameter, EventView, Params};
+use super::{bad_parameter, Params};
 use crate::problem::Problem;
 use crate::AppState;
 use axum::extract::State;
@@ -60,7 +60,7 @@ pub(super) async fn live_tail(
 async fn next_message(mut tail: Tail) -> Option<(Result<Event, Infallible>, Tail)> {
     loop {
         if let Some(event) = tail.pending.pop_front() {
-            let data = serde_json::to_string(&EventView::from(&event)).ok()?;
+            let data = serde_json::to_string(&event).ok()?;
             let message = Event::default().id(event.position.to_string()).data(data);
             return Some((Ok(message), tail));
         }

@@ -144,8 +144,11 @@ impl EventStore for CountingStore {
         self.inner.verify_stream(stream_id)
     }
 
-    fn verify_all(&self) -> BoxFuture<'_, Result<Verification, StoreError>> {
-        self.inner.verify_all()
+    fn verify_all<'a>(
+        &'a self,
+        progress: &'a (dyn Fn(tally_store::VerifyProgress) + Send + Sync),
+    ) -> BoxFuture<'a, Result<Verification, StoreError>> {
+        self.inner.verify_all(progress)
     }
 }
 

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use tally_domain::order::{ItemLine, OrderLine, OrderStatus};
 use tally_domain::{Money, Order, OrderEvent, OrderId};
 use tally_store::RecordedEvent;
@@ -113,7 +113,7 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
             order.lines.push(line);
         }
     }
-    let mut touched = Vec::new();
+    let mut touched = BTreeSet::new();
 
     for (event, order_id, order_event) in decoded {
         match order_event {
@@ -139,9 +139,7 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
             order.row.version = to_i64(event.stream_version);
             order.row.position = to_i64(event.position);
         }
-        if !touched.contains(&order_id) {
-            touched.push(order_id);
-        }
+        touched.insert(order_id);
     }
 
     let changed: Vec<&OrderState> = touched.iter().filter_map(|id| orders.get(id)).collect();

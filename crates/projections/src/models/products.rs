@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use tally_domain::catalog::ProductStatus;
 use tally_domain::{Product, ProductEvent, Sku};
 use tally_store::RecordedEvent;
@@ -48,7 +48,7 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
     let keys: Vec<String> = decoded.iter().map(|(_, sku, _)| sku.clone()).collect();
     let mut rows: BTreeMap<String, ProductRow> =
         load::<ProductRow>(conn, LOAD, keys).await?.into_iter().map(|row| (row.sku.clone(), row)).collect();
-    let mut touched = Vec::new();
+    let mut touched = BTreeSet::new();
 
     for (event, sku, product_event) in decoded {
         match product_event {
@@ -82,9 +82,7 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
         row.version = to_i64(event.stream_version);
         row.position = to_i64(event.position);
         row.updated_at = event.recorded_at;
-        if !touched.contains(&sku) {
-            touched.push(sku);
-        }
+        touched.insert(sku);
     }
 
     let changed: Vec<&ProductRow> = touched.iter().filter_map(|sku| rows.get(sku)).collect();

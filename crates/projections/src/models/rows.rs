@@ -6,6 +6,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use sqlx::types::Json;
 use sqlx::PgConnection;
 use tally_domain::Aggregate;
 use tally_store::RecordedEvent;
@@ -14,7 +15,7 @@ use crate::error::ProjectionError;
 
 /// Decodes a stored event as the domain event its type names.
 pub(super) fn decode<E: DeserializeOwned>(event: &RecordedEvent) -> Result<E, ProjectionError> {
-    serde_json::from_value(event.data.clone()).map_err(|error| ProjectionError::Decode {
+    E::deserialize(&event.data).map_err(|error| ProjectionError::Decode {
         position: event.position,
         event_type: event.event_type.clone(),
         reason: error.to_string(),
@@ -39,32 +40,32 @@ pub(super) fn inconsistent(event: &RecordedEvent, reason: impl Into<String>) -> 
     ProjectionError::Inconsistent { position: event.position, reason: reason.into() }
 }
 
-/// Runs `sql` (a `select to_jsonb(t) from ... where key = any($1)`) with `keys` as a `text[]` parameter and
-/// decodes each row.
-pub(super) async fn load<T: DeserializeOwned>(
+/// Runs `sql` (a `select to_jsonb(t) from ... where key = any($1)`) with `keys`, each once, as a `text[]`
+/// parameter and decodes each row. (A batch names the same key once per event: passing the repeats made
+/// PostgreSQL look each row up hundreds of times.)
+pub(super) async fn load<T: DeserializeOwned + Send + Unpin + 'static>(
     conn: &mut PgConnection,
     sql: &str,
-    keys: Vec<String>,
+    mut keys: Vec<String>,
 ) -> Result<Vec<T>, ProjectionError> {
+    keys.sort_unstable();
+    keys.dedup();
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<serde_json::Value> = sqlx::query_scalar(sql).bind(keys).fetch_all(&mut *conn).await?;
-    rows.into_iter()
-        .map(|row| {
-            serde_json::from_value(row)
-                .map_err(|error| ProjectionError::Database(std::sync::Arc::new(sqlx::Error::Decode(Box::new(error)))))
-        })
-        .collect()
+    let rows: Vec<Json<T>> = sqlx::query_scalar(sql).bind(keys).fetch_all(&mut *conn).await?;
+    Ok(rows.into_iter().map(|Json(row)| row).collect())
 }
 
 /// Runs `sql` (an insert from `jsonb_populate_recordset(null::table, $1)`) with `rows` as one jsonb array.
-pub(super) async fn write<T: Serialize>(conn: &mut PgConnection, sql: &str, rows: &[T]) -> Result<(), ProjectionError> {
+pub(super) async fn write<T: Serialize + Sync>(
+    conn: &mut PgConnection,
+    sql: &str,
+    rows: &[T],
+) -> Result<(), ProjectionError> {
     if rows.is_empty() {
         return Ok(());
     }
-    let json = serde_json::to_value(rows)
-        .map_err(|error| ProjectionError::Database(std::sync::Arc::new(sqlx::Error::Encode(Box::new(error)))))?;
-    sqlx::query(sql).bind(json).execute(&mut *conn).await?;
+    sqlx::query(sql).bind(Json(rows)).execute(&mut *conn).await?;
     Ok(())
 }

@@ -79,22 +79,44 @@ pub async fn snapshot(db: &TestDatabase, model: ReadModel) -> BTreeMap<String, V
     tables
 }
 
-/// Rebuilds every model and asserts each equals, table by table and row by row, what was there before.
+/// Every index of the read-model tables with its definition: a rebuild must bring back the same ones.
+async fn indexes(db: &TestDatabase) -> Vec<(String, String)> {
+    let tables: Vec<&str> = ReadModel::ALL.iter().flat_map(|model| model.tables().iter().copied()).collect();
+    sqlx::query_as("select indexname::text, indexdef from pg_indexes where schemaname = current_schema() and tablename = any($1) order by 1")
+        .bind(tables)
+        .fetch_all(&db.pool)
+        .await
+        .expect("read the indexes")
+}
+
+/// Rebuilds every model together (as `tally rebuild` does) and asserts each equals, table by table and row by row,
+/// what was there before, with the same indexes.
 pub async fn assert_equals_rebuild(db: &TestDatabase, projector: &Projector) {
+    let mut before = BTreeMap::new();
     for model in ReadModel::ALL {
-        let before = snapshot(db, model).await;
-        let mut reports = 0;
-        let done = projector.rebuild(model, |_| reports += 1).await.expect("rebuild");
-        assert!(reports >= 2, "progress is reported");
-        let after = snapshot(db, model).await;
-        for (table, rows) in &before {
+        before.insert(model, snapshot(db, model).await);
+    }
+    let indexes_before = indexes(db).await;
+    let reports: Vec<std::sync::atomic::AtomicUsize> = ReadModel::ALL.iter().map(|_| Default::default()).collect();
+    let jobs = ReadModel::ALL.iter().zip(&reports).map(|(&model, reports)| {
+        (model, move |_: &tally_projections::RebuildProgress| {
+            reports.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
+    });
+    let results = projector.rebuild_together(jobs.collect()).await;
+    for ((model, result), reports) in ReadModel::ALL.iter().zip(results).zip(&reports) {
+        let done = result.unwrap_or_else(|error| panic!("rebuild {model}: {error:?}"));
+        assert!(reports.load(std::sync::atomic::Ordering::Relaxed) >= 2, "progress is reported");
+        assert!(done.position > 0);
+        let after = snapshot(db, *model).await;
+        for (table, rows) in &before[model] {
             assert_eq!(rows.len(), after[table].len(), "{table}: row count after a rebuild");
             for (live, rebuilt) in rows.iter().zip(&after[table]) {
                 assert_eq!(live, rebuilt, "{table}: a live row differs from the rebuilt one");
             }
         }
-        assert!(done.position > 0);
     }
+    assert_eq!(indexes(db).await, indexes_before, "a rebuild keeps every index");
 }
 
 /// Waits until every model has applied `position`.

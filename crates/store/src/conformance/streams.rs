@@ -89,7 +89,14 @@ pub async fn verification_is_clean(store: &dyn EventStore) {
     assert!(missing.is_intact());
     assert_eq!((missing.streams_checked, missing.events_checked), (0, 0));
 
-    let all = store.verify_all().await.expect("verify every stream");
+    let last_report = std::sync::Mutex::new(None);
+    let report = |progress: crate::verify::VerifyProgress| {
+        *last_report.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(progress);
+    };
+    let all = store.verify_all(&report).await.expect("verify every stream");
     assert!(all.is_intact(), "{:?}", all.breaks);
     assert!(all.streams_checked >= 3 && all.events_checked >= 9);
+    let last_report = last_report.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let last_report = last_report.expect("verify_all reports its progress");
+    assert_eq!(last_report.events_checked, all.events_checked, "the last report counts every event checked");
 }

@@ -39,7 +39,7 @@ use tracing::instrument;
 use crate::error::StoreError;
 use crate::event::{AppendResult, ExpectedVersion, LogFilter, LogSlice, NewEvent, ReadStream, RecordedEvent};
 use crate::port::EventStore;
-use crate::verify::Verification;
+use crate::verify::{Verification, VerifyProgress};
 pub use error::KurrentDbError;
 pub use url::{is_kurrentdb_url, redact, SCHEMES};
 
@@ -120,7 +120,10 @@ impl EventStore for KurrentDbEventStore {
         Box::pin(async move { Ok(verify::verify_stream(&self.client, stream_id).await?) })
     }
 
-    fn verify_all(&self) -> BoxFuture<'_, Result<Verification, StoreError>> {
-        Box::pin(async move { Ok(verify::verify_all(&self.client).await?) })
+    fn verify_all<'a>(
+        &'a self,
+        progress: &'a (dyn Fn(VerifyProgress) + Send + Sync),
+    ) -> BoxFuture<'a, Result<Verification, StoreError>> {
+        Box::pin(async move { Ok(verify::verify_all(&self.client, progress).await?) })
     }
 }

@@ -19,7 +19,7 @@ use super::error::KurrentDbError;
 use super::mapping::{is_system_event, read_start};
 use super::read::{drain, page_item, stream_events};
 use crate::event::ReadStream;
-use crate::verify::{StreamHead, StreamVerifier, Verification};
+use crate::verify::{StreamHead, StreamVerifier, Verification, VerifyProgress};
 
 /// Events per read while verifying.
 const PAGE: usize = 512;
@@ -32,10 +32,17 @@ pub(crate) async fn verify_stream(client: &Client, stream_id: &str) -> Result<Ve
 }
 
 #[instrument(skip_all)]
-pub(crate) async fn verify_all(client: &Client) -> Result<Verification, KurrentDbError> {
+pub(crate) async fn verify_all(
+    client: &Client,
+    progress: &(dyn Fn(VerifyProgress) + Send + Sync),
+) -> Result<Verification, KurrentDbError> {
     let mut verification = Verification::default();
     for stream_id in stream_ids(client).await? {
         verify_into(client, &stream_id, &mut verification).await?;
+        progress(VerifyProgress {
+            events_checked: verification.events_checked,
+            streams_checked: verification.streams_checked,
+        });
     }
     Ok(verification)
 }

@@ -31,7 +31,7 @@ use crate::append::PreparedAppend;
 use crate::error::StoreError;
 use crate::event::{AppendResult, ExpectedVersion, LogFilter, LogSlice, NewEvent, ReadStream, RecordedEvent};
 use crate::port::{wait_for_head, EventStore};
-use crate::verify::Verification;
+use crate::verify::{Verification, VerifyProgress};
 use writer::{AppendRequest, HeadAnnouncer, WriterLimits};
 
 /// How the PostgreSQL adapter uses its connections. The defaults suit a service; tests and benchmarks tune them.
@@ -192,8 +192,11 @@ impl EventStore for PgEventStore {
         Box::pin(verify::verify_stream(&self.inner.pool, stream_id))
     }
 
-    fn verify_all(&self) -> BoxFuture<'_, Result<Verification, StoreError>> {
-        Box::pin(verify::verify_all(&self.inner.pool))
+    fn verify_all<'a>(
+        &'a self,
+        progress: &'a (dyn Fn(VerifyProgress) + Send + Sync),
+    ) -> BoxFuture<'a, Result<Verification, StoreError>> {
+        Box::pin(verify::verify_all(&self.inner.pool, progress))
     }
 }
 

@@ -3,7 +3,6 @@
 
 use super::Shop;
 use crate::audit::export::{export_lines, ExportFormat, LogRange};
-use crate::audit::EventView;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -17,19 +16,7 @@ fn lines(text: &str) -> Vec<Value> {
 
 /// A JSON-lines record as a recorded event.
 fn from_json_line(line: &Value) -> RecordedEvent {
-    let view: EventView = serde_json::from_value(line.clone()).unwrap();
-    RecordedEvent {
-        event_id: view.event_id,
-        stream_id: view.stream_id,
-        stream_version: view.stream_version,
-        position: view.position,
-        event_type: view.event_type,
-        schema_version: view.schema_version,
-        data: view.data,
-        metadata: serde_json::from_value(view.metadata).unwrap(),
-        recorded_at: view.recorded_at,
-        hash: EventHash::from_hex(&view.hash).unwrap(),
-    }
+    serde_json::from_value(line.clone()).unwrap()
 }
 
 /// A CloudEvents record as a recorded event.
