@@ -18,12 +18,8 @@ pub async fn verify(store: &dyn EventStore, stream: Option<&str>) -> Result<()> 
     let verification = match stream {
         Some(stream) => store.verify_stream(stream).await,
         None => {
-            let bar = ProgressBar::new(store.head_position().await.context("read the log head")?);
-            if let Ok(style) = ProgressStyle::with_template(
-                "verify [{bar:40}] {pos}/{len} events, {msg} streams ({per_sec}, {eta} left)",
-            ) {
-                bar.set_style(style.progress_chars("=> "));
-            }
+            let head = store.head_position().await.context("read the log head")?;
+            let bar = progress_bar(head, "verify [{bar:40}] {pos}/{len} events, {msg} streams ({per_sec}, {eta} left)");
             let report_progress = |progress: VerifyProgress| {
                 bar.set_position(progress.events_checked);
                 bar.set_message(progress.streams_checked.to_string());
@@ -43,7 +39,7 @@ pub async fn verify(store: &dyn EventStore, stream: Option<&str>) -> Result<()> 
 
 /// Records a digest of the store as it is now, or (`check`) verifies the store against a recorded one.
 pub async fn digest(store: &dyn EventStore, pool: &PgPool, check: Option<i64>) -> Result<()> {
-    let bar = position_bar();
+    let bar = progress_bar(0, "digest [{bar:40}] position {pos}/{len} ({per_sec})");
     let report_progress = |progress: DigestProgress| {
         bar.set_length(progress.target);
         bar.set_position(progress.position);
@@ -80,9 +76,10 @@ pub async fn export(store: Arc<dyn EventStore>, range: LogRange, format: ExportF
     Ok(())
 }
 
-fn position_bar() -> ProgressBar {
-    let bar = ProgressBar::new(0);
-    if let Ok(style) = ProgressStyle::with_template("digest [{bar:40}] position {pos}/{len} ({per_sec})") {
+/// A progress bar of `length` drawn with `template` (hidden off a terminal).
+fn progress_bar(length: u64, template: &str) -> ProgressBar {
+    let bar = ProgressBar::new(length);
+    if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar

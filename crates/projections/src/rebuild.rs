@@ -103,8 +103,7 @@ impl Projector {
         .await;
         let ready: Vec<ReadModel> =
             prepared.iter().filter_map(|(prepared, _)| prepared.as_ref().ok().map(|(_, run)| run.model)).collect();
-        let batch_size = self.options().batch_size.max(REBUILD_BATCH);
-        let mut feeds = self.feed(&ready, batch_size).into_iter();
+        let mut feeds = self.feed(&ready, self.rebuild_batch_size()).into_iter();
         let runs = prepared.into_iter().map(|(prepared, mut on_progress)| {
             let ready = prepared.map(|(conn, run)| (conn, run, feeds.next()));
             async move {
@@ -118,6 +117,11 @@ impl Projector {
             }
         });
         join_all(runs).await
+    }
+
+    /// Events per rebuild batch: [`REBUILD_BATCH`], or the projector's batch size if larger.
+    fn rebuild_batch_size(&self) -> usize {
+        self.options().batch_size.max(REBUILD_BATCH)
     }
 
     /// A rebuild's connection (holding the model's rebuild lock) and its fresh tables.
@@ -134,7 +138,6 @@ impl Projector {
             model,
             schema,
             live,
-            batch_size: self.options().batch_size.max(REBUILD_BATCH),
             started: Instant::now(),
             progress: RebuildProgress {
                 projection: model.name().to_owned(),
@@ -264,7 +267,8 @@ impl Projector {
 
     /// Applies the next batch into the rebuild tables; `false` once the log's head is reached.
     async fn replay_batch(&self, tx: &mut PgConnection, run: &mut Run) -> Result<bool, ProjectionError> {
-        let slice = self.store().read_all(run.progress.position, run.batch_size, &run.model.filter()).await?;
+        let slice =
+            self.store().read_all(run.progress.position, self.rebuild_batch_size(), &run.model.filter()).await?;
         if slice.events.is_empty() && slice.last_position <= run.progress.position {
             return Ok(false);
         }
@@ -331,7 +335,6 @@ struct Run {
     model: ReadModel,
     schema: String,
     live: String,
-    batch_size: usize,
     started: Instant,
     progress: RebuildProgress,
 }
