@@ -61,6 +61,12 @@ pub struct ServeArgs {
     /// How long a confirmed, unpaid order holds its stock (e.g. `30m`, `90s`, `2h`).
     #[arg(long, env = "TALLY_RESERVATION_TTL", default_value = "30m", value_parser = parse_duration)]
     pub reservation_ttl: std::time::Duration,
+
+    /// How old a product's cached price may be when it prices an order (`0s`: always read the catalog). Catalog
+    /// changes made through this process apply at once; this bounds how long one made through another process
+    /// takes to reach this one's orders.
+    #[arg(long, env = "TALLY_CATALOG_MAX_AGE", default_value = "1s", value_parser = parse_duration)]
+    pub catalog_max_age: std::time::Duration,
 }
 
 /// A duration written as a whole number and a unit: `500ms`, `90s`, `30m`, `2h`.

@@ -5,9 +5,10 @@
 //! of an adjustment) are the domain's. Reservations, releases, commits and restocks are not here: they are steps
 //! of the order process (`placement.rs`, `settle.rs`), caused by order events, never sent by a client directly.
 //!
-//! Prices come from the `product-{sku}` states, never from the client: [`Commands::price_lines`] loads every
-//! product of an order (concurrently, each from the cache plus its tail) and prices the lines with the domain's
-//! `catalog::price_lines`, which refuses unknown and discontinued products and mixed currencies.
+//! Prices come from the `product-{sku}` states, never from the client: [`Commands::price_lines`] takes every
+//! product of an order (from the cache when it was current within `catalog_max_age`, else concurrently from the
+//! cache plus its tail) and prices the lines with the domain's `catalog::price_lines`, which refuses unknown and
+//! discontinued products and mixed currencies.
 
 use futures::future::try_join_all;
 use std::collections::HashMap;
@@ -20,6 +21,7 @@ use tracing::instrument;
 use crate::context::CommandContext;
 use crate::engine::{Commands, InventoryOutcome, ProductOutcome};
 use crate::error::CommandError;
+use crate::stream::Snapshot;
 
 impl Commands {
     /// Registers a product. A SKU registered before is refused (`CatalogError::AlreadyRegistered`).
@@ -99,15 +101,32 @@ impl Commands {
         let mut skus: Vec<&Sku> = requested.iter().map(|line| &line.sku).collect();
         skus.sort();
         skus.dedup();
-        let snapshots = try_join_all(skus.iter().map(|sku| self.product(sku))).await?;
+        let snapshots = try_join_all(skus.iter().map(|sku| self.product_for_pricing(sku))).await?;
         let products: HashMap<&Sku, Product> =
             skus.into_iter().zip(snapshots).map(|(sku, snapshot)| (sku, (*snapshot.state).clone())).collect();
         let wanted: Vec<_> = requested.iter().map(|line| (line.sku.clone(), line.quantity)).collect();
         price_lines(&wanted, |sku| products.get(sku)).map_err(|error| CommandError::Domain(error.into()))
     }
 
+    /// A product's state for pricing: the cached one if it was current within `catalog_max_age`, else read.
+    async fn product_for_pricing(&self, sku: &Sku) -> Result<Snapshot<Product>, CommandError> {
+        let max_age = self.config.catalog_max_age;
+        match self.products.current_within(&Product::stream_id(sku), max_age) {
+            Some(snapshot) => Ok(snapshot),
+            None => self.product(sku).await,
+        }
+    }
+
     /// Refuses a SKU the catalog never registered (stock of an unknown product is a typo, not a receipt).
+    /// A product stays registered once it is (discontinuing it does not unregister it), so a cached registration
+    /// is trusted without reading the stream's tail; anything else is checked against the store.
     pub(crate) async fn require_registered(&self, sku: &Sku) -> Result<(), CommandError> {
+        let stream_id = Product::stream_id(sku);
+        if let Some(snapshot) = self.products.cached_snapshot(&stream_id) {
+            if matches!(*snapshot.state, Product::Registered(_)) {
+                return Ok(());
+            }
+        }
         match *self.product(sku).await?.state {
             Product::Registered(_) => Ok(()),
             Product::Unregistered => Err(CommandError::NotFound { stream_id: Product::stream_id(sku) }),

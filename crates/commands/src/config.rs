@@ -16,6 +16,10 @@ pub struct CommandConfig {
     /// enough that one-off streams (most orders) do not keep tasks around; a writer that stops and starts again
     /// costs one cache lookup and one (usually empty) tail read.
     pub writer_idle: Duration,
+    /// How old a product's state in the command side's cache may be for pricing an order without reading the
+    /// product's stream. This process's own catalog changes reach its cache at once; only a change made through
+    /// another process can take this long to reach this one's prices. Zero: every order reads the catalog.
+    pub catalog_max_age: Duration,
     /// At most this many queued commands are decided together and appended as one.
     pub max_batch: usize,
     /// Retries when another process appended to the stream first, or the store failed with an unknown outcome.
@@ -27,7 +31,8 @@ impl Default for CommandConfig {
         CommandConfig {
             reservation_ttl: Duration::from_secs(30 * 60),
             cache_capacity: 10_000,
-            writer_idle: Duration::from_secs(10),
+            writer_idle: Duration::from_secs(2),
+            catalog_max_age: Duration::from_secs(1),
             max_batch: 256,
             retry: RetryPolicy::default(),
         }

@@ -69,23 +69,31 @@ impl Commands {
     /// process runs in a task of its own: if the caller stops waiting, it still finishes.
     #[instrument(skip_all, fields(order.id))]
     pub async fn place_order(&self, context: &CommandContext, request: PlaceOrder) -> Result<Placement, CommandError> {
+        // An id made up here names a stream nobody has written yet.
+        let new_id = request.order_id.is_none();
         let order_id = request.order_id.unwrap_or_else(|| OrderId::from_uuid(Uuid::now_v7()));
         tracing::Span::current().record("order.id", tracing::field::display(order_id));
         let (this, context) = (self.clone(), context.clone());
-        self.detached(order_id, async move { this.place(&context, request, order_id).await }).await
+        self.detached(order_id, async move { this.place(&context, request, order_id, new_id).await }).await
     }
 
-    /// The process itself, in its own task (see [`Commands::place_order`]).
+    /// The process itself, in its own task (see [`Commands::place_order`]). `new_id`: the id was made up here.
     async fn place(
         &self,
         context: &CommandContext,
         request: PlaceOrder,
         order_id: OrderId,
+        new_id: bool,
     ) -> Result<Placement, CommandError> {
         let lines = self.price_lines(&request.lines).await?;
         let customer_id = request.customer_id.clone();
         let command = OrderCommand::PlaceOrder { order_id, customer_id, lines, placed_at: self.clock.now() };
-        match self.on_order(context, order_id, command, None).await {
+        let placed = if new_id {
+            self.orders.execute_on_new_stream(&Order::stream_id(&order_id), command, context).await
+        } else {
+            self.on_order(context, order_id, command, None).await
+        };
+        match placed {
             Ok(outcome) => {
                 let context = outcome.first_event_id().map_or_else(|| context.clone(), |id| context.caused_by(id));
                 let Some(order) = outcome.state.placed().cloned() else {

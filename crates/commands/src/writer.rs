@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 use tally_domain::Aggregate;
 use tally_store::EventStore;
 use tokio::sync::{mpsc, oneshot};
@@ -68,9 +69,9 @@ impl<A: Aggregate> Shared<A> {
         Ok(snapshot)
     }
 
-    /// Offers a snapshot to the cache (kept unless the cache has a newer one).
+    /// Offers the stream's current state (just read up to its end, or just appended) to the cache.
     pub(crate) fn remember(&self, stream_id: &str, snapshot: Snapshot<A::State>) {
-        lock(&self.cache).put(stream_id, snapshot);
+        lock(&self.cache).put_current(stream_id, snapshot);
     }
 }
 
@@ -95,10 +96,33 @@ where
         expected: Option<u64>,
         context: &CommandContext,
     ) -> Answer<A> {
+        self.submit(stream_id, command, expected, context, None).await
+    }
+
+    /// Runs `command` on a stream the caller has just made up a fresh id for (a new order), so it is known to be
+    /// empty: a writer started for it begins from the empty state instead of reading the stream first. Should the
+    /// stream exist after all, the append's expected version (`NoStream`) catches it and the writer catches up.
+    pub(crate) async fn execute_on_new_stream(
+        &self,
+        stream_id: &str,
+        command: A::Command,
+        context: &CommandContext,
+    ) -> Answer<A> {
+        self.submit(stream_id, command, None, context, Some(Snapshot::empty())).await
+    }
+
+    async fn submit(
+        &self,
+        stream_id: &str,
+        command: A::Command,
+        expected: Option<u64>,
+        context: &CommandContext,
+        start_from: Option<Snapshot<A::State>>,
+    ) -> Answer<A> {
         let (reply, answer) = oneshot::channel();
         let mut job = Job { command, expected, context: context.clone(), reply };
         loop {
-            match self.queue_of(stream_id).send(job).await {
+            match self.queue_of(stream_id, start_from.clone()).send(job).await {
                 Ok(()) => break,
                 // That writer stopped between the lookup and the send: the next lookup starts a new one.
                 Err(mpsc::error::SendError(returned)) => job = returned,
@@ -112,6 +136,17 @@ where
         self.shared.load(stream_id).await
     }
 
+    /// The stream's snapshot as the cache holds it, without reading the store: only for facts that, once true,
+    /// stay true (a product once registered is registered for good).
+    pub(crate) fn cached_snapshot(&self, stream_id: &str) -> Option<Snapshot<A::State>> {
+        lock(&self.shared.cache).get(stream_id)
+    }
+
+    /// The stream's snapshot if the cache knew it to be current within `max_age`, without reading the store.
+    pub(crate) fn current_within(&self, stream_id: &str, max_age: Duration) -> Option<Snapshot<A::State>> {
+        lock(&self.shared.cache).get_current_within(stream_id, max_age)
+    }
+
     /// How many writer tasks are running now.
     pub(crate) fn running(&self) -> usize {
         lock(&self.shared.running).len()
@@ -122,8 +157,9 @@ where
         lock(&self.shared.cache).len()
     }
 
-    /// The queue of the stream's writer, starting one if none runs.
-    fn queue_of(&self, stream_id: &str) -> mpsc::Sender<Job<A>> {
+    /// The queue of the stream's writer, starting one if none runs (from `start_from`, if given, instead of the
+    /// cache and the store).
+    fn queue_of(&self, stream_id: &str, start_from: Option<Snapshot<A::State>>) -> mpsc::Sender<Job<A>> {
         let mut running = lock(&self.shared.running);
         if let Some(handle) = running.get(stream_id) {
             // A closed queue here means its writer died (a panic): replace it.
@@ -134,19 +170,24 @@ where
         let (queue, jobs) = mpsc::channel(QUEUE);
         let generation = self.shared.generations.fetch_add(1, Ordering::Relaxed);
         running.insert(stream_id.to_owned(), Handle { generation, queue: queue.clone() });
-        tokio::spawn(run(Arc::clone(&self.shared), stream_id.to_owned(), generation, jobs));
+        tokio::spawn(run(Arc::clone(&self.shared), stream_id.to_owned(), generation, jobs, start_from));
         queue
     }
 }
 
-/// A stream's writer task: batches until idle, then leaves the registry and answers what is left.
-async fn run<A>(shared: Arc<Shared<A>>, stream_id: String, generation: u64, mut jobs: mpsc::Receiver<Job<A>>)
-where
+/// A stream's writer task: batches until idle, then leaves the registry and answers what is left. `current`: the
+/// snapshot to decide the first batch on (`None`: the cache plus the stream's tail).
+async fn run<A>(
+    shared: Arc<Shared<A>>,
+    stream_id: String,
+    generation: u64,
+    mut jobs: mpsc::Receiver<Job<A>>,
+    mut current: Option<Snapshot<A::State>>,
+) where
     A: Aggregate + 'static,
     A::Command: Clone + Sync,
 {
     debug!(stream.id = %stream_id, "stream writer started");
-    let mut current: Option<Snapshot<A::State>> = None;
     loop {
         let first = match tokio::time::timeout(shared.config.writer_idle, jobs.recv()).await {
             Ok(Some(job)) => job,
@@ -167,8 +208,9 @@ where
         let batch = gather(first, &mut jobs, shared.config.max_batch);
         current = batch::run(&shared, &stream_id, current, batch).await;
     }
+    // The writer's last state, current when its last batch ran: kept, but not as known current now.
     if let Some(snapshot) = current {
-        shared.remember(&stream_id, snapshot);
+        lock(&shared.cache).put(&stream_id, snapshot);
     }
     debug!(stream.id = %stream_id, "stream writer stopped");
 }

@@ -24,6 +24,11 @@ pub struct ProjectorOptions {
     pub batch_size: usize,
     /// How long a caught-up worker waits for a wake-up before it reads the log anyway.
     pub poll_interval: Duration,
+    /// The least time between the starts of two reads of the log, unless the previous read filled a whole batch
+    /// (catching up). Under a steady stream of appends the worker then applies one batch per `pace` instead of one
+    /// per wake-up (each commit of a few events), which costs the read models' lag at most `pace` and saves most
+    /// of the per-transaction work. Sparse events are applied at once.
+    pub pace: Duration,
     /// How often a runner without the lease tries to take it (and a failed projection is checked for a retry):
     /// the takeover time after a holder dies.
     pub lease_retry: Duration,
@@ -43,6 +48,7 @@ impl Default for ProjectorOptions {
         ProjectorOptions {
             batch_size: 500,
             poll_interval: Duration::from_secs(1),
+            pace: Duration::from_millis(20),
             lease_retry: Duration::from_secs(1),
             heartbeat_interval: Duration::from_secs(5),
             holder: format!("pid-{}-{}", std::process::id(), &suffix[..8]),

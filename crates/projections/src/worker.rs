@@ -2,7 +2,9 @@
 //! connection (retry with backoff, lease again), or a poison event (record it and stand by).
 //!
 //! The worker wakes on new events through the store's `wait_for_position_after` (LISTEN/NOTIFY on PostgreSQL, a
-//! subscription on KurrentDB), with `poll_interval` as the fallback when a wake-up is missed.
+//! subscription on KurrentDB), with `poll_interval` as the fallback when a wake-up is missed. Reads are paced
+//! (`pace`): under a steady stream of appends it applies one larger batch per interval instead of one small batch
+//! per commit.
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::PgConnection;
@@ -99,11 +101,22 @@ impl Worker {
         let filter = self.model.filter();
         let mut position = checkpoint::read_row(conn, self.model).await?.position();
         let mut last_heartbeat = Instant::now();
+        // When the previous read started, and whether it filled a batch (then the next one does not wait).
+        let mut last_read: Option<Instant> = None;
+        let mut catching_up = false;
         loop {
             if *shutdown.borrow() {
                 return Ok(Ended::Shutdown);
             }
+            if let (Some(last_read), false) = (last_read, catching_up) {
+                let pause = self.options.pace.saturating_sub(last_read.elapsed());
+                if !pause.is_zero() && sleep_or_shutdown(shutdown, pause).await {
+                    return Ok(Ended::Shutdown);
+                }
+            }
+            last_read = Some(Instant::now());
             let slice = self.store.read_all(position, self.options.batch_size, &filter).await?;
+            catching_up = slice.events.len() >= self.options.batch_size;
             if slice.events.is_empty() && slice.last_position <= position {
                 if last_heartbeat.elapsed() >= self.options.heartbeat_interval {
                     checkpoint::heartbeat(conn, self.model, &self.options.holder).await?;

@@ -215,3 +215,41 @@ async fn a_placement_whose_caller_stops_waiting_still_finishes() {
     }
     panic!("the order was left {:?}", h.commands.order(order_id).await.unwrap().state.status());
 }
+
+/// The unit price of the single line of a confirmed order.
+async fn priced_at(commands: &tally_commands::Commands) -> tally_domain::Money {
+    let placement = commands.place_order(&context(), order_of(vec![item("TEE", 1)])).await.unwrap();
+    let Placement::Confirmed(outcome) = placement else { panic!("expected a confirmation, got {placement:?}") };
+    outcome.state.placed().unwrap().lines()[0].unit_price
+}
+
+#[tokio::test]
+async fn prices_follow_this_process_at_once_and_another_within_the_catalog_max_age() {
+    use std::time::Duration;
+    let max_age = Duration::from_millis(300);
+    let h = memory(tally_commands::CommandConfig { catalog_max_age: max_age, ..config() });
+    let other = tally_commands::Commands::new(crate::scenarios::raw_store(&h), config());
+    stocked(&h.commands, "TEE", 1000, &[("main", 10)]).await;
+    assert_eq!(priced_at(&h.commands).await, eur(1000));
+
+    // Repriced through this process: the next order has the new price, however recent the cached one.
+    h.commands.reprice_product(&context(), &sku("TEE"), eur(1100), None).await.unwrap();
+    assert_eq!(priced_at(&h.commands).await, eur(1100));
+
+    // Repriced through another process: this one may price with its cached state for up to `max_age`...
+    other.reprice_product(&context(), &sku("TEE"), eur(1200), None).await.unwrap();
+    let soon = priced_at(&h.commands).await;
+    assert!(soon == eur(1100) || soon == eur(1200), "{soon:?}");
+    // ...and no longer.
+    tokio::time::sleep(max_age + Duration::from_millis(50)).await;
+    assert_eq!(priced_at(&h.commands).await, eur(1200));
+
+    // With no age allowed, every order reads the catalog.
+    let strict = tally_commands::Commands::new(
+        crate::scenarios::raw_store(&h),
+        tally_commands::CommandConfig { catalog_max_age: Duration::ZERO, ..config() },
+    );
+    assert_eq!(priced_at(&strict).await, eur(1200));
+    other.reprice_product(&context(), &sku("TEE"), eur(1300), None).await.unwrap();
+    assert_eq!(priced_at(&strict).await, eur(1300));
+}

@@ -33,6 +33,7 @@ pub fn options(holder: &str, batch_size: usize) -> ProjectorOptions {
     ProjectorOptions {
         batch_size,
         poll_interval: Duration::from_millis(200),
+        pace: Duration::from_millis(5),
         lease_retry: Duration::from_millis(100),
         heartbeat_interval: Duration::from_millis(500),
         holder: holder.to_owned(),
