@@ -51,17 +51,9 @@ fn name_hash(name: &str) -> i32 {
 
 /// A connection of its own (not from a pool: dropping it closes it, which releases its locks and rolls back its
 /// transaction), named so operators can find it in `pg_stat_activity`.
-///
-/// Its statements are planned for each execution (`plan_cache_mode = force_custom_plan`): the read-model tables
-/// start empty (a new database, a rebuild's fresh copies) and grow fast, and a generic plan made while a table was
-/// empty (a sequential scan for `key = any($1)`) stayed in use after it held tens of thousands of rows, turning a
-/// 0.3 ms row load into 180 ms. Planning costs a fraction of a millisecond per statement, once per batch.
 #[instrument(skip_all, fields(purpose = purpose))]
 pub(crate) async fn connect(options: &PgConnectOptions, purpose: &str) -> Result<PgConnection, ProjectionError> {
-    let options = options
-        .clone()
-        .application_name(&format!("tally-projector {purpose}"))
-        .options([("plan_cache_mode", "force_custom_plan")]);
+    let options = options.clone().application_name(&format!("tally-projector {purpose}"));
     Ok(PgConnection::connect_with(&options).await?)
 }
 
