@@ -1,4 +1,5 @@
-# Shared by scripts/run, scripts/test and scripts/bench: make sure what they need is installed and running.
+# Shared by scripts/run, scripts/test and scripts/bench (and the benchmarks it calls): make sure what they need is
+# installed and running.
 
 # Installs Debian packages with apt-get (as root, or through sudo).
 apt_install() {
@@ -31,4 +32,17 @@ start_private_postgres() {
   chmod 755 "$PRIVATE_PG_DIR"   # as root, the cluster runs as the postgres user, which must enter it
   trap 'RUST_LOG=warn ${CARGO_TARGET_DIR:-target}/'"$profile"'/tally postgres stop --data-dir "$PRIVATE_PG_DIR" >/dev/null 2>&1 || true; rm -rf "$PRIVATE_PG_DIR"' EXIT
   PRIVATE_PG_URL="$(TALLY_LOG_FORMAT=json RUST_LOG=warn "${CARGO_TARGET_DIR:-target}/$profile/tally" postgres start --data-dir "$PRIVATE_PG_DIR")"
+}
+
+# Waits (up to 5 minutes) until no projection of the `tally serve` at base URL $1 has events left to apply
+# (`GET /v1/projections`), so that a measurement does not share the machine with the projectors.
+wait_projections_caught_up() {
+  local status
+  for _ in $(seq 1 600); do
+    status=$(curl -fs "$1/v1/projections" || true)
+    if [ -n "$status" ] && ! grep -q '"lag_events":[1-9]' <<<"$status"; then return 0; fi
+    sleep 0.5
+  done
+  echo "the projections did not catch up within 5 minutes" >&2
+  return 1
 }

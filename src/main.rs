@@ -102,7 +102,12 @@ async fn run(command: Command) -> Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
-    let (reservation_ttl, catalog_max_age, demo) = (args.reservation_ttl, args.catalog_max_age, args.demo);
+    let demo = args.demo;
+    let command_config = CommandConfig {
+        reservation_ttl: args.reservation_ttl,
+        catalog_max_age: args.catalog_max_age,
+        ..CommandConfig::default()
+    };
     with_database(&args.database, |pool, database_url| async move {
         migrate(&pool).await?;
         let opened = open_event_store(args.event_store.event_store_url.as_ref(), &database_url).await?;
@@ -110,10 +115,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let commands = Commands::new(
-            Arc::clone(&store),
-            CommandConfig { reservation_ttl, catalog_max_age, ..CommandConfig::default() },
-        );
+        let commands = Commands::new(Arc::clone(&store), command_config);
         let projector = Projector::new(Arc::clone(&store), pool.clone(), ProjectorOptions::default());
         if demo {
             demo::seed(&commands).await.context("add demo data")?;
