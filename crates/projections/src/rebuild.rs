@@ -37,10 +37,12 @@ use crate::models::ReadModel;
 use crate::runner::Projector;
 
 /// Events per rebuild transaction (at least; the projector's batch size if larger). Large batches touch each row
-/// once for many events and load it once per batch.
-const REBUILD_BATCH: usize = 10_000;
-/// Batches the log feed reads ahead of the slowest model it feeds.
-const BATCHES_AHEAD: usize = 2;
+/// once for many events and load it once per batch, but each one in flight holds its events in memory: 25,000
+/// rebuilt 1,000,000 events at ~80,000 events/s in ~280 MiB (docs/decisions.md, session 4).
+const REBUILD_BATCH: usize = 25_000;
+/// Batches the log feed reads ahead of the slowest model it feeds (two measured no faster than one, and held
+/// 60-70 MiB more).
+const BATCHES_AHEAD: usize = 1;
 /// How many times the swap tries to take the live tables' locks.
 const SWAP_ATTEMPTS: u32 = 5;
 

@@ -6,7 +6,7 @@
 //! then writes levels, totals and ledger rows with one statement each.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::PgConnection;
 use std::collections::BTreeMap;
 use tally_domain::inventory::Allocation;
@@ -15,10 +15,10 @@ use tally_store::RecordedEvent;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::rows::{decode, inconsistent, load, stream_key, to_i64, write};
+use super::rows::{decode, inconsistent, load, stream_key, to_i64, write_rows};
 use crate::error::ProjectionError;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 struct LevelRow {
     sku: String,
     location: String,
@@ -28,7 +28,7 @@ struct LevelRow {
     updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 struct TotalRow {
     sku: String,
     on_hand: i64,
@@ -39,7 +39,7 @@ struct TotalRow {
     updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 struct LedgerRow {
     position: i64,
     location: String,
@@ -74,33 +74,17 @@ struct Movement {
     deltas: BTreeMap<String, (i64, i64)>,
 }
 
-const LOAD: &str = "select to_jsonb(l) from inventory_levels l where l.sku = any($1::text[])";
+const LOAD: &str = "select * from inventory_levels where sku = any($1)";
 
-const UPSERT_LEVELS: &str = "\
-    insert into inventory_levels (sku, location, on_hand, reserved, position, updated_at)
-    select sku, location, on_hand, reserved, position, updated_at
-      from jsonb_populate_recordset(null::inventory_levels, $1)
-        on conflict (sku, location) do update
+const LEVELS_ON_CONFLICT: &str = "\
+    on conflict (sku, location) do update
        set on_hand = excluded.on_hand, reserved = excluded.reserved, position = excluded.position,
            updated_at = excluded.updated_at";
 
-const UPSERT_TOTALS: &str = "\
-    insert into inventory_totals (sku, on_hand, reserved, locations, version, position, updated_at)
-    select sku, on_hand, reserved, locations, version, position, updated_at
-      from jsonb_populate_recordset(null::inventory_totals, $1)
-        on conflict (sku) do update
+const TOTALS_ON_CONFLICT: &str = "\
+    on conflict (sku) do update
        set on_hand = excluded.on_hand, reserved = excluded.reserved, locations = excluded.locations,
            version = excluded.version, position = excluded.position, updated_at = excluded.updated_at";
-
-const INSERT_LEDGER: &str = "\
-    insert into stock_ledger (position, location, sku, version, kind, reason, order_id, shipment_id, return_id,
-                              reference, on_hand_delta, reserved_delta, on_hand_after, reserved_after, available_after, sku_on_hand_after,
-                              sku_reserved_after, sku_available_after, recorded_at)
-    select position, location, sku, version, kind, reason, order_id, shipment_id, return_id, reference,
-           on_hand_delta, reserved_delta,
-           on_hand_after, reserved_after, available_after, sku_on_hand_after, sku_reserved_after,
-           sku_available_after, recorded_at
-      from jsonb_populate_recordset(null::stock_ledger, $1)";
 
 #[instrument(skip_all, fields(events = events.len()))]
 pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
@@ -112,7 +96,7 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
     let keys: Vec<String> = decoded.iter().map(|(_, sku, _)| sku.clone()).collect();
     // sku -> location -> level
     let mut levels: BTreeMap<String, BTreeMap<String, LevelRow>> = BTreeMap::new();
-    for row in load::<LevelRow>(conn, LOAD, keys).await? {
+    for row in load::<LevelRow, _>(conn, LOAD, keys).await? {
         levels.entry(row.sku.clone()).or_default().insert(row.location.clone(), row);
     }
     let mut totals: BTreeMap<String, TotalRow> = BTreeMap::new();
@@ -170,10 +154,48 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
     let first_position = events.first().map_or(0, |e| to_i64(e.position));
     let changed: Vec<&LevelRow> =
         levels.values().flat_map(BTreeMap::values).filter(|level| level.position >= first_position).collect();
-    write(conn, UPSERT_LEVELS, &changed).await?;
+    write_rows!(
+        conn,
+        "inventory_levels",
+        changed,
+        [sku, location, on_hand, reserved, position, updated_at],
+        LEVELS_ON_CONFLICT
+    )?;
     let totals: Vec<&TotalRow> = totals.values().collect();
-    write(conn, UPSERT_TOTALS, &totals).await?;
-    write(conn, INSERT_LEDGER, &ledger).await
+    write_rows!(
+        conn,
+        "inventory_totals",
+        totals,
+        [sku, on_hand, reserved, locations, version, position, updated_at],
+        TOTALS_ON_CONFLICT
+    )?;
+    write_rows!(
+        conn,
+        "stock_ledger",
+        ledger,
+        [
+            position,
+            location,
+            sku,
+            version,
+            kind,
+            reason,
+            order_id,
+            shipment_id,
+            return_id,
+            reference,
+            on_hand_delta,
+            reserved_delta,
+            on_hand_after,
+            reserved_after,
+            available_after,
+            sku_on_hand_after,
+            sku_reserved_after,
+            sku_available_after,
+            recorded_at,
+        ],
+        ""
+    )
 }
 
 /// The SKU's totals after `event`, from every location it has.

@@ -5,7 +5,6 @@
 //! money follows their running totals (`paid_total`, `refunded_total`): nothing is recomputed here.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use std::collections::{BTreeMap, BTreeSet};
 use tally_domain::order::{ItemLine, OrderLine, OrderStatus};
@@ -14,10 +13,10 @@ use tally_store::RecordedEvent;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::rows::{decode, inconsistent, load, stream_key, to_i64, write};
+use super::rows::{decode, inconsistent, load, stream_key, to_i64, write_rows};
 use crate::error::ProjectionError;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 struct OrderRow {
     order_id: Uuid,
     customer_id: String,
@@ -47,7 +46,7 @@ struct OrderRow {
     position: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 struct LineRow {
     order_id: Uuid,
     line_no: i32,
@@ -65,20 +64,12 @@ struct OrderState {
     lines: Vec<LineRow>,
 }
 
-const LOAD_ORDERS: &str = "select to_jsonb(o) from orders o where o.order_id = any($1::uuid[])";
-const LOAD_LINES: &str = "select to_jsonb(l) from order_lines l where l.order_id = any($1::uuid[])";
+const LOAD_ORDERS: &str = "select * from orders where order_id = any($1)";
+const LOAD_LINES: &str = "select * from order_lines where order_id = any($1)";
 
-const UPSERT_ORDERS: &str = "\
-    insert into orders (order_id, customer_id, status, currency, total_amount, paid_amount, refunded_amount,
-                        line_count, units, shortages, cancel_reason, reserved_until, placed_at, confirmed_at,
-                        rejected_at, paid_at, partially_shipped_at, shipped_at, delivered_at, cancelled_at,
-                        expired_at, last_returned_at, last_refunded_at, updated_at, version, position)
-    select order_id, customer_id, status, currency, total_amount, paid_amount, refunded_amount, line_count, units,
-           shortages, cancel_reason, reserved_until, placed_at, confirmed_at, rejected_at, paid_at,
-           partially_shipped_at, shipped_at, delivered_at, cancelled_at, expired_at, last_returned_at,
-           last_refunded_at, updated_at, version, position
-      from jsonb_populate_recordset(null::orders, $1)
-        on conflict (order_id) do update
+/// What an upsert changes of an order placed before: everything that can change after `OrderPlaced`.
+const ORDERS_ON_CONFLICT: &str = "\
+    on conflict (order_id) do update
        set status = excluded.status, paid_amount = excluded.paid_amount,
            refunded_amount = excluded.refunded_amount, shortages = excluded.shortages,
            cancel_reason = excluded.cancel_reason, reserved_until = excluded.reserved_until,
@@ -89,12 +80,8 @@ const UPSERT_ORDERS: &str = "\
            last_refunded_at = excluded.last_refunded_at, updated_at = excluded.updated_at,
            version = excluded.version, position = excluded.position";
 
-const UPSERT_LINES: &str = "\
-    insert into order_lines (order_id, line_no, sku, quantity, unit_price_amount, currency, shipped, returned)
-    select order_id, line_no, sku, quantity, unit_price_amount, currency, shipped, returned
-      from jsonb_populate_recordset(null::order_lines, $1)
-        on conflict (order_id, line_no) do update
-       set shipped = excluded.shipped, returned = excluded.returned";
+const LINES_ON_CONFLICT: &str = "\
+    on conflict (order_id, line_no) do update set shipped = excluded.shipped, returned = excluded.returned";
 
 #[instrument(skip_all, fields(events = events.len()))]
 pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
@@ -103,12 +90,12 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
         let order_id: OrderId = stream_key::<Order>(event)?;
         decoded.push((event, order_id.as_uuid(), decode::<OrderEvent>(event)?));
     }
-    let keys: Vec<String> = decoded.iter().map(|(_, id, _)| id.to_string()).collect();
+    let keys: Vec<Uuid> = decoded.iter().map(|(_, id, _)| *id).collect();
     let mut orders: BTreeMap<Uuid, OrderState> = BTreeMap::new();
-    for row in load::<OrderRow>(conn, LOAD_ORDERS, keys.clone()).await? {
+    for row in load::<OrderRow, _>(conn, LOAD_ORDERS, keys.clone()).await? {
         orders.insert(row.order_id, OrderState { row, lines: Vec::new() });
     }
-    for line in load::<LineRow>(conn, LOAD_LINES, keys).await? {
+    for line in load::<LineRow, _>(conn, LOAD_LINES, keys).await? {
         if let Some(order) = orders.get_mut(&line.order_id) {
             order.lines.push(line);
         }
@@ -145,8 +132,47 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
     let changed: Vec<&OrderState> = touched.iter().filter_map(|id| orders.get(id)).collect();
     let rows: Vec<&OrderRow> = changed.iter().map(|order| &order.row).collect();
     let lines: Vec<&LineRow> = changed.iter().flat_map(|order| &order.lines).collect();
-    write(conn, UPSERT_ORDERS, &rows).await?;
-    write(conn, UPSERT_LINES, &lines).await
+    write_rows!(
+        conn,
+        "orders",
+        rows,
+        [
+            order_id,
+            customer_id,
+            status,
+            currency,
+            total_amount,
+            paid_amount,
+            refunded_amount,
+            line_count,
+            units,
+            shortages,
+            cancel_reason,
+            reserved_until,
+            placed_at,
+            confirmed_at,
+            rejected_at,
+            paid_at,
+            partially_shipped_at,
+            shipped_at,
+            delivered_at,
+            cancelled_at,
+            expired_at,
+            last_returned_at,
+            last_refunded_at,
+            updated_at,
+            version,
+            position,
+        ],
+        ORDERS_ON_CONFLICT
+    )?;
+    write_rows!(
+        conn,
+        "order_lines",
+        lines,
+        [order_id, line_no, sku, quantity, unit_price_amount, currency, shipped, returned],
+        LINES_ON_CONFLICT
+    )
 }
 
 fn line_rows(order_id: Uuid, lines: Vec<OrderLine>) -> Vec<LineRow> {

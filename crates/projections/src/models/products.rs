@@ -3,7 +3,6 @@
 //! Reads `product-{sku}` streams. The SKU comes from the stream name (only `ProductRegistered` repeats it).
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use std::collections::{BTreeMap, BTreeSet};
 use tally_domain::catalog::ProductStatus;
@@ -11,10 +10,10 @@ use tally_domain::{Product, ProductEvent, Sku};
 use tally_store::RecordedEvent;
 use tracing::instrument;
 
-use super::rows::{decode, inconsistent, load, stream_key, to_i64, write};
+use super::rows::{decode, inconsistent, load, stream_key, to_i64, write_rows};
 use crate::error::ProjectionError;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 struct ProductRow {
     sku: String,
     name: String,
@@ -27,13 +26,11 @@ struct ProductRow {
     updated_at: DateTime<Utc>,
 }
 
-const LOAD: &str = "select to_jsonb(p) from products p where p.sku = any($1::text[])";
+const LOAD: &str = "select * from products where sku = any($1)";
 
-const UPSERT: &str = "\
-    insert into products (sku, name, price_amount, currency, status, version, position, registered_at, updated_at)
-    select sku, name, price_amount, currency, status, version, position, registered_at, updated_at
-      from jsonb_populate_recordset(null::products, $1)
-        on conflict (sku) do update
+/// What an upsert changes of a registered product.
+const ON_CONFLICT: &str = "\
+    on conflict (sku) do update
        set name = excluded.name, price_amount = excluded.price_amount, currency = excluded.currency,
            status = excluded.status, version = excluded.version, position = excluded.position,
            updated_at = excluded.updated_at";
@@ -47,7 +44,7 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
     }
     let keys: Vec<String> = decoded.iter().map(|(_, sku, _)| sku.clone()).collect();
     let mut rows: BTreeMap<String, ProductRow> =
-        load::<ProductRow>(conn, LOAD, keys).await?.into_iter().map(|row| (row.sku.clone(), row)).collect();
+        load::<ProductRow, _>(conn, LOAD, keys).await?.into_iter().map(|row| (row.sku.clone(), row)).collect();
     let mut touched = BTreeSet::new();
 
     for (event, sku, product_event) in decoded {
@@ -86,7 +83,13 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
     }
 
     let changed: Vec<&ProductRow> = touched.iter().filter_map(|sku| rows.get(sku)).collect();
-    write(conn, UPSERT, &changed).await
+    write_rows!(
+        conn,
+        "products",
+        changed,
+        [sku, name, price_amount, currency, status, version, position, registered_at, updated_at],
+        ON_CONFLICT
+    )
 }
 
 fn existing<'a>(

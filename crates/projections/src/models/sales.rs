@@ -13,7 +13,7 @@
 //! one statement per table for the whole batch. The model remembers each order's lines in `sales_orders`.
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
 use sqlx::PgConnection;
 use std::collections::{BTreeMap, BTreeSet};
 use tally_domain::order::{ItemLine, OrderLine};
@@ -22,19 +22,19 @@ use tally_store::RecordedEvent;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::rows::{decode, inconsistent, load, stream_key, write};
+use super::rows::{decode, inconsistent, load, stream_key, write_rows};
 use crate::error::ProjectionError;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 struct SalesOrderRow {
     order_id: Uuid,
     currency: String,
-    lines: Vec<OrderLine>,
+    lines: Json<Vec<OrderLine>>,
     confirmed: bool,
     withdrawn: bool,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 struct DailyRow {
     day: NaiveDate,
     currency: String,
@@ -49,7 +49,7 @@ struct DailyRow {
     refunded_amount: i64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 struct SkuRow {
     day: NaiveDate,
     sku: String,
@@ -63,7 +63,7 @@ struct SkuRow {
     returned_amount: i64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 struct LostRow {
     day: NaiveDate,
     sku: String,
@@ -110,20 +110,13 @@ impl Deltas {
     }
 }
 
-const LOAD: &str = "select to_jsonb(s) from sales_orders s where s.order_id = any($1::uuid[])";
+const LOAD: &str = "select * from sales_orders where order_id = any($1)";
 
-const UPSERT_ORDERS: &str = "\
-    insert into sales_orders (order_id, currency, lines, confirmed, withdrawn)
-    select order_id, currency, lines, confirmed, withdrawn from jsonb_populate_recordset(null::sales_orders, $1)
-        on conflict (order_id) do update set confirmed = excluded.confirmed, withdrawn = excluded.withdrawn";
+const ORDERS_ON_CONFLICT: &str =
+    "on conflict (order_id) do update set confirmed = excluded.confirmed, withdrawn = excluded.withdrawn";
 
 const ADD_DAILY: &str = "\
-    insert into sales_daily as t (day, currency, orders, cancelled_orders, units_sold, units_cancelled,
-                                  units_returned, revenue_amount, cancelled_amount, returned_amount, refunded_amount)
-    select day, currency, orders, cancelled_orders, units_sold, units_cancelled, units_returned, revenue_amount,
-           cancelled_amount, returned_amount, refunded_amount
-      from jsonb_populate_recordset(null::sales_daily, $1)
-        on conflict (day, currency) do update
+    on conflict (day, currency) do update
        set orders = t.orders + excluded.orders, cancelled_orders = t.cancelled_orders + excluded.cancelled_orders,
            units_sold = t.units_sold + excluded.units_sold,
            units_cancelled = t.units_cancelled + excluded.units_cancelled,
@@ -134,12 +127,7 @@ const ADD_DAILY: &str = "\
            refunded_amount = t.refunded_amount + excluded.refunded_amount";
 
 const ADD_SKU: &str = "\
-    insert into sales_daily_sku as t (day, sku, currency, orders, units_sold, units_cancelled, units_returned,
-                                      revenue_amount, cancelled_amount, returned_amount)
-    select day, sku, currency, orders, units_sold, units_cancelled, units_returned, revenue_amount,
-           cancelled_amount, returned_amount
-      from jsonb_populate_recordset(null::sales_daily_sku, $1)
-        on conflict (day, sku, currency) do update
+    on conflict (day, sku, currency) do update
        set orders = t.orders + excluded.orders, units_sold = t.units_sold + excluded.units_sold,
            units_cancelled = t.units_cancelled + excluded.units_cancelled,
            units_returned = t.units_returned + excluded.units_returned,
@@ -148,11 +136,7 @@ const ADD_SKU: &str = "\
            returned_amount = t.returned_amount + excluded.returned_amount";
 
 const ADD_LOST: &str = "\
-    insert into lost_demand_daily as t (day, sku, currency, rejected_orders, units_requested, units_available,
-                                        lost_revenue_amount)
-    select day, sku, currency, rejected_orders, units_requested, units_available, lost_revenue_amount
-      from jsonb_populate_recordset(null::lost_demand_daily, $1)
-        on conflict (day, sku, currency) do update
+    on conflict (day, sku, currency) do update
        set rejected_orders = t.rejected_orders + excluded.rejected_orders,
            units_requested = t.units_requested + excluded.units_requested,
            units_available = t.units_available + excluded.units_available,
@@ -165,9 +149,9 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
         let order_id: OrderId = stream_key::<Order>(event)?;
         decoded.push((event, order_id.as_uuid(), decode::<OrderEvent>(event)?));
     }
-    let keys: Vec<String> = decoded.iter().map(|(_, id, _)| id.to_string()).collect();
+    let keys: Vec<Uuid> = decoded.iter().map(|(_, id, _)| *id).collect();
     let mut orders: BTreeMap<Uuid, SalesOrderRow> =
-        load::<SalesOrderRow>(conn, LOAD, keys).await?.into_iter().map(|row| (row.order_id, row)).collect();
+        load::<SalesOrderRow, _>(conn, LOAD, keys).await?.into_iter().map(|row| (row.order_id, row)).collect();
     let mut changed = BTreeSet::new();
     let mut deltas = Deltas::default();
 
@@ -177,8 +161,13 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
             if orders.contains_key(&order_id) {
                 return Err(inconsistent(event, format!("order {order_id} placed twice")));
             }
-            let row =
-                SalesOrderRow { order_id, currency: currency.to_string(), lines, confirmed: false, withdrawn: false };
+            let row = SalesOrderRow {
+                order_id,
+                currency: currency.to_string(),
+                lines: Json(lines),
+                confirmed: false,
+                withdrawn: false,
+            };
             orders.insert(order_id, row);
             changed.insert(order_id);
             continue;
@@ -192,7 +181,7 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
                 order.confirmed = true;
                 changed.insert(order_id);
                 deltas.daily(day, &currency).orders += 1;
-                for line in &order.lines {
+                for line in order.lines.iter() {
                     let (units, amount) = value(line, line.quantity.get());
                     let daily = deltas.daily(day, &currency);
                     daily.units_sold += units;
@@ -219,12 +208,12 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
                     order.withdrawn = true;
                     changed.insert(order_id);
                     deltas.daily(day, &currency).cancelled_orders += 1;
-                    let lines = order.lines.clone();
+                    let lines = order.lines.0.clone();
                     take_back(&mut deltas, day, &currency, &lines, &unshipped_lines, event, Kind::Cancelled)?;
                 }
             }
             OrderEvent::ReturnReceived { lines: returned, .. } => {
-                let lines = order.lines.clone();
+                let lines = order.lines.0.clone();
                 take_back(&mut deltas, day, &currency, &lines, &returned, event, Kind::Returned)?;
             }
             OrderEvent::RefundIssued { amount, .. } => {
@@ -238,10 +227,54 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
     }
 
     let rows: Vec<&SalesOrderRow> = changed.iter().filter_map(|id| orders.get(id)).collect();
-    write(conn, UPSERT_ORDERS, &rows).await?;
-    write(conn, ADD_DAILY, &deltas.daily.into_values().collect::<Vec<_>>()).await?;
-    write(conn, ADD_SKU, &deltas.per_sku.into_values().collect::<Vec<_>>()).await?;
-    write(conn, ADD_LOST, &deltas.lost.into_values().collect::<Vec<_>>()).await
+    write_rows!(conn, "sales_orders", rows, [order_id, currency, lines, confirmed, withdrawn], ORDERS_ON_CONFLICT)?;
+    let daily: Vec<DailyRow> = deltas.daily.into_values().collect();
+    write_rows!(
+        conn,
+        "sales_daily",
+        daily,
+        [
+            day,
+            currency,
+            orders,
+            cancelled_orders,
+            units_sold,
+            units_cancelled,
+            units_returned,
+            revenue_amount,
+            cancelled_amount,
+            returned_amount,
+            refunded_amount,
+        ],
+        ADD_DAILY
+    )?;
+    let per_sku: Vec<SkuRow> = deltas.per_sku.into_values().collect();
+    write_rows!(
+        conn,
+        "sales_daily_sku",
+        per_sku,
+        [
+            day,
+            sku,
+            currency,
+            orders,
+            units_sold,
+            units_cancelled,
+            units_returned,
+            revenue_amount,
+            cancelled_amount,
+            returned_amount,
+        ],
+        ADD_SKU
+    )?;
+    let lost: Vec<LostRow> = deltas.lost.into_values().collect();
+    write_rows!(
+        conn,
+        "lost_demand_daily",
+        lost,
+        [day, sku, currency, rejected_orders, units_requested, units_available, lost_revenue_amount],
+        ADD_LOST
+    )
 }
 
 #[derive(Clone, Copy)]
