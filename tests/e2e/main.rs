@@ -3,6 +3,7 @@
 //! One test binary with a shared harness (`harness`), one module per feature.
 
 mod harness;
+mod order_expiry;
 mod orders_crash;
 mod private_cluster;
 mod projectors;
