@@ -1,15 +1,30 @@
-//! Operations endpoints: liveness (`/healthz`) and readiness (`/readyz`) for load balancers and orchestrators.
+//! Operations endpoints: liveness (`/healthz`) and readiness (`/readyz`) for load balancers and orchestrators,
+//! and the API's own description (`/openapi.json`).
+//!
+//! `/openapi.json` serves `crates/api/openapi.json`, an OpenAPI 3.1 document written by hand (no generator). The
+//! tests below keep it honest: every operation it documents is routed, and every route in this crate's source is
+//! documented.
 
 use crate::problem::{Problem, ProblemKind};
 use crate::AppState;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tally_projections::ProjectionState;
 
+/// The OpenAPI 3.1 document of the whole HTTP API.
+const OPENAPI: &str = include_str!("../openapi.json");
+
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/openapi.json", get(openapi))
+}
+
+/// `GET /openapi.json`: the API's OpenAPI document.
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
 /// The process is up and serving HTTP. Says nothing about its dependencies, so a slow database never gets a
@@ -52,6 +67,7 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
+    use std::collections::BTreeSet;
     use tower::ServiceExt;
 
     async fn get(app: Router, uri: &str) -> (StatusCode, String, Value) {
@@ -81,5 +97,164 @@ mod tests {
         assert_eq!(body["type"], "/problems/unavailable");
         let (status, _, _) = get(app, "/healthz").await;
         assert_eq!(status, StatusCode::OK);
+    }
+
+    /// The `(METHOD, path)` pairs of the OpenAPI document.
+    fn documented_operations(document: &Value) -> BTreeSet<(String, String)> {
+        let paths = document["paths"].as_object().expect("the document has paths");
+        paths
+            .iter()
+            .flat_map(|(path, item)| {
+                let methods = item.as_object().expect("a path item is an object").keys();
+                methods.map(move |method| (method.to_uppercase(), path.clone()))
+            })
+            .collect()
+    }
+
+    /// The `(METHOD, path)` pairs of every `.route("<path>", get(..).post(..))` call in this crate's source, test
+    /// modules left out.
+    fn routes_in_source() -> BTreeSet<(String, String)> {
+        let mut routes = BTreeSet::new();
+        let mut dirs = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read a source directory") {
+                let path = entry.expect("a directory entry").path();
+                if path.is_dir() && !path.ends_with("tests") {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|ext| ext == "rs") {
+                    let source = std::fs::read_to_string(&path).expect("read a source file");
+                    let source = source.split("#[cfg(test)]\nmod tests {").next().unwrap_or_default();
+                    routes.extend(route_calls(source, &path));
+                }
+            }
+        }
+        routes
+    }
+
+    /// The routes of one file: each `.route(` call's path literal and the method routers in its arguments.
+    fn route_calls(source: &str, file: &std::path::Path) -> Vec<(String, String)> {
+        let mut routes = Vec::new();
+        for (start, _) in source.match_indices(".route(") {
+            let call = &source[start + ".route(".len()..];
+            let path = call
+                .strip_prefix('"')
+                .and_then(|rest| rest.split_once('"'))
+                .map(|(path, _)| path)
+                .unwrap_or_else(|| panic!("{}: a .route( call without a path literal", file.display()));
+            // The call's arguments end at the parenthesis that closes `.route(`.
+            let mut depth = 1;
+            let end = call
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map(|(end, _)| end)
+                .expect("a .route( call is closed");
+            let arguments = &call[..end];
+            for method in ["get", "post", "put", "patch", "delete", "head", "options"] {
+                let called = arguments.match_indices(&format!("{method}(")).any(|(at, _)| {
+                    let before = arguments[..at].chars().next_back();
+                    !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                });
+                if called {
+                    routes.push((method.to_uppercase(), path.to_owned()));
+                }
+            }
+        }
+        routes
+    }
+
+    /// `path` with each `{name}` replaced by the `example` of its documented path parameter.
+    fn example_path(document: &Value, path: &str, operation: &Value) -> String {
+        let mut concrete = path.to_owned();
+        for parameter in operation["parameters"].as_array().into_iter().flatten() {
+            let parameter = match parameter["$ref"].as_str() {
+                Some(reference) => &document["components"]["parameters"][reference.rsplit('/').next().unwrap()],
+                None => parameter,
+            };
+            if parameter["in"] == "path" {
+                let example = match &parameter["example"] {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                concrete = concrete.replace(&format!("{{{}}}", parameter["name"].as_str().unwrap()), &example);
+            }
+        }
+        assert!(!concrete.contains('{'), "{path}: a path parameter without a documented example");
+        concrete
+    }
+
+    /// Every `$ref` in `value` names something in `document`.
+    fn assert_refs_resolve(document: &Value, value: &Value) {
+        match value {
+            Value::Object(members) => {
+                if let Some(Value::String(reference)) = members.get("$ref") {
+                    let pointer = reference.strip_prefix('#').expect("a local $ref");
+                    assert!(document.pointer(pointer).is_some(), "{reference} names nothing");
+                }
+                members.values().for_each(|member| assert_refs_resolve(document, member));
+            }
+            Value::Array(items) => items.iter().for_each(|item| assert_refs_resolve(document, item)),
+            _ => {}
+        }
+    }
+
+    #[tokio::test]
+    async fn the_openapi_document_is_served_as_openapi_3_1_json() {
+        let (app, _) = crate::test_support::app().await;
+        let (status, content_type, document) = get(app, "/openapi.json").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type, "application/json");
+        assert!(
+            document["openapi"].as_str().is_some_and(|version| version.starts_with("3.1")),
+            "{}",
+            document["openapi"]
+        );
+        assert_refs_resolve(&document, &document);
+    }
+
+    #[test]
+    fn every_route_in_the_source_is_documented_and_nothing_else() {
+        let document: Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        let in_source = routes_in_source();
+        assert!(in_source.contains(&("GET".to_owned(), "/openapi.json".to_owned())), "the scan found {in_source:?}");
+        let documented = documented_operations(&document);
+        let undocumented: Vec<_> = in_source.difference(&documented).collect();
+        let not_in_source: Vec<_> = documented.difference(&in_source).collect();
+        assert!(
+            undocumented.is_empty() && not_in_source.is_empty(),
+            "routes missing from openapi.json: {undocumented:?}; documented but not routed in the source: {not_in_source:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_documented_operation_reaches_a_handler() {
+        let (app, _) = crate::test_support::app().await;
+        let document: Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        for (method, path) in documented_operations(&document) {
+            let operation = &document["paths"][&path][method.to_lowercase()];
+            let uri = example_path(&document, &path, operation);
+            let request = Request::builder().method(method.as_str()).uri(&uri);
+            let request = match method.as_str() {
+                "POST" => request.header("content-type", "application/json").body(Body::from("{}")),
+                _ => request.body(Body::empty()),
+            };
+            // Only the head is read: the live tail and the export stream their bodies.
+            let response = app.clone().oneshot(request.unwrap()).await.unwrap();
+            let status = response.status();
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}: the router does not take this method");
+            // `problem::no_such_route` answers a `not-found` problem like a handler's; its detail tells it apart.
+            if status == StatusCode::NOT_FOUND {
+                let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+                let problem: Value = serde_json::from_slice(&body).unwrap();
+                let fallback = format!("there is no resource at {uri}");
+                assert_ne!(problem["detail"], fallback.as_str(), "{method} {uri}: no route");
+            }
+        }
     }
 }

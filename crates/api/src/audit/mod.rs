@@ -26,6 +26,7 @@ pub use export::{cloud_event, export_lines, ExportFormat, LogRange};
 pub use history::{history, state_at, PointInTime};
 pub use verify::{BreakView, VerificationView};
 
+use crate::idempotency::idempotent;
 use crate::problem::{Problem, ProblemKind};
 use crate::AppState;
 use axum::http::StatusCode;
@@ -42,9 +43,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/orders/{id}/history", get(history::order_history))
         .route("/v1/audit/verify", get(verify::verify_chains))
         .route("/v1/audit/digest", get(verify::take_digest))
-        .route("/v1/audit/digests", get(verify::list).post(verify::take_digest_created))
+        .route("/v1/audit/digests", get(verify::list).post(idempotent(verify::take_digest_created)))
         .route("/v1/audit/digests/{id}", get(verify::one))
-        .route("/v1/audit/digests/{id}/verification", post(verify::check).get(verify::check))
+        .route("/v1/audit/digests/{id}/verification", post(idempotent(verify::check)).get(verify::check))
         .route("/v1/export", get(export::export))
 }
 

@@ -114,6 +114,22 @@ async fn a_digest_check_finds_truncation_and_rewriting_but_not_later_appends() {
     assert_eq!(created.status, StatusCode::CREATED);
 }
 
+/// `POST /v1/audit/digests` honours `Idempotency-Key` like every POST: a repeat answers the first digest and
+/// records no other.
+#[tokio::test]
+async fn a_repeated_digest_post_with_its_idempotency_key_records_one_digest() {
+    let (shop, _) = Shop::busy(1).await;
+    let key = [("idempotency-key", "digest-nightly-2026-11-21")];
+    let first = shop.send("POST", "/v1/audit/digests", &key).await;
+    let again = shop.send("POST", "/v1/audit/digests", &key).await;
+    assert_eq!((first.status, again.status), (StatusCode::CREATED, StatusCode::CREATED), "{}", again.text());
+    assert_eq!(again.json()["id"], first.json()["id"], "the repeat answers the first digest");
+    let listed = shop.ok("/v1/audit/digests").await;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1), "{listed}");
+    let fresh = shop.send("POST", "/v1/audit/digests", &[("idempotency-key", "digest-other")]).await;
+    assert_ne!(fresh.json()["id"], first.json()["id"], "another key records another digest");
+}
+
 #[tokio::test]
 async fn the_digest_sql_in_the_docs_gives_the_same_root() {
     let (shop, _) = Shop::busy(2).await;
