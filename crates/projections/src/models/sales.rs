@@ -115,7 +115,8 @@ const LOAD: &str = "select * from sales_orders where order_id = any($1)";
 const ORDERS_ON_CONFLICT: &str =
     "on conflict (order_id) do update set confirmed = excluded.confirmed, withdrawn = excluded.withdrawn";
 
-const ADD_DAILY: &str = "\
+/// The daily tables' upserts add the batch's deltas to the sums already there (`t` is the table).
+const DAILY_ON_CONFLICT: &str = "\
     on conflict (day, currency) do update
        set orders = t.orders + excluded.orders, cancelled_orders = t.cancelled_orders + excluded.cancelled_orders,
            units_sold = t.units_sold + excluded.units_sold,
@@ -126,7 +127,7 @@ const ADD_DAILY: &str = "\
            returned_amount = t.returned_amount + excluded.returned_amount,
            refunded_amount = t.refunded_amount + excluded.refunded_amount";
 
-const ADD_SKU: &str = "\
+const SKU_ON_CONFLICT: &str = "\
     on conflict (day, sku, currency) do update
        set orders = t.orders + excluded.orders, units_sold = t.units_sold + excluded.units_sold,
            units_cancelled = t.units_cancelled + excluded.units_cancelled,
@@ -135,7 +136,7 @@ const ADD_SKU: &str = "\
            cancelled_amount = t.cancelled_amount + excluded.cancelled_amount,
            returned_amount = t.returned_amount + excluded.returned_amount";
 
-const ADD_LOST: &str = "\
+const LOST_ON_CONFLICT: &str = "\
     on conflict (day, sku, currency) do update
        set rejected_orders = t.rejected_orders + excluded.rejected_orders,
            units_requested = t.units_requested + excluded.units_requested,
@@ -208,13 +209,11 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
                     order.withdrawn = true;
                     changed.insert(order_id);
                     deltas.daily(day, &currency).cancelled_orders += 1;
-                    let lines = order.lines.0.clone();
-                    take_back(&mut deltas, day, &currency, &lines, &unshipped_lines, event, Kind::Cancelled)?;
+                    take_back(&mut deltas, day, &currency, &order.lines, &unshipped_lines, event, Kind::Cancelled)?;
                 }
             }
             OrderEvent::ReturnReceived { lines: returned, .. } => {
-                let lines = order.lines.0.clone();
-                take_back(&mut deltas, day, &currency, &lines, &returned, event, Kind::Returned)?;
+                take_back(&mut deltas, day, &currency, &order.lines, &returned, event, Kind::Returned)?;
             }
             OrderEvent::RefundIssued { amount, .. } => {
                 deltas.daily(day, amount.currency().as_str()).refunded_amount += amount.minor();
@@ -246,7 +245,7 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
             returned_amount,
             refunded_amount,
         ],
-        ADD_DAILY
+        DAILY_ON_CONFLICT
     )?;
     let per_sku: Vec<SkuRow> = deltas.per_sku.into_values().collect();
     write_rows!(
@@ -265,7 +264,7 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
             cancelled_amount,
             returned_amount,
         ],
-        ADD_SKU
+        SKU_ON_CONFLICT
     )?;
     let lost: Vec<LostRow> = deltas.lost.into_values().collect();
     write_rows!(
@@ -273,7 +272,7 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
         "lost_demand_daily",
         lost,
         [day, sku, currency, rejected_orders, units_requested, units_available, lost_revenue_amount],
-        ADD_LOST
+        LOST_ON_CONFLICT
     )
 }
 
