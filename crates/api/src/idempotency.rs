@@ -1,32 +1,36 @@
-//! `Idempotency-Key` for every command (POST): a client may repeat a request safely, and only the first one runs.
+//! `Idempotency-Key` for every command (POST): a client may repeat a request safely, and its command is applied
+//! once, whatever fails in between.
 //!
 //! One mechanism, [`idempotent`], wraps each command handler (`post(idempotent(handler))`). For a request with
 //! an `Idempotency-Key` it buffers the body (at most [`BODY_LIMIT`](crate::commands::BODY_LIMIT), else 413),
 //! fingerprints it (SHA-256 of method, path and body) and claims the key in PostgreSQL (`idempotency_keys`,
-//! `migrations/0003_idempotency_keys.sql`) with one `insert ... on conflict do nothing`:
+//! migrations 0003 and 0005) with one `insert ... on conflict do nothing`:
 //!
-//! - claimed: the handler runs, with the key in the request's extensions (it reaches the events' metadata through
-//!   `CommandContext`, and lets `POST /v1/orders` derive its order id from it). Its response is then stored
-//!   (status; `ETag`, `Tally-Position`, `Location`, `Content-Type`; body) and the key is `completed`.
-//!   The handler and the recording run in a task of their own, so a client that hangs up does not leave the key
-//!   in flight;
+//! - claimed: the handler runs, with the key in the request's extensions (it reaches the command side through
+//!   `CommandContext`, where the command's events get ids derived from the key, and lets `POST /v1/orders`
+//!   derive its order id from it). Its response is then stored (status; `ETag`, `Tally-Position`, `Location`,
+//!   `Content-Type`; body) and the key is `completed`. The handler and the recording run in a task of their
+//!   own, so a client that hangs up does not leave the attempt half done;
 //! - the key is completed with the same fingerprint: the stored response is replayed (with
 //!   `Idempotency-Replayed: true`), and the command does not run again;
 //! - another fingerprint: 422 `idempotency-key-reused`;
-//! - in flight (the first request is still running): 409 `idempotency-key-reused` with `Retry-After`.
+//! - in flight (an attempt is running and holds the key's lease): 409 `idempotency-key-reused` with `Retry-After`.
 //!
-//! **Failures.** A first request answered with a 5xx (store unavailable, contention, internal error), or with a
-//! `Retry-After` (409: the order is still being placed by an earlier request), is not recorded: its key is
-//! released and a retry runs the command again. Commands are safe to repeat (placing an order
-//! again with the same id reports the same order; a key's orders get an id derived from key and body), and a 5xx
-//! says "retry". A 4xx is recorded and replayed like a success: repeating the request would not change it.
+//! **Failures never drop a key.** An attempt answered with a 5xx, or with `Retry-After` (an order still being
+//! placed), may still have appended (a commit whose acknowledgement was lost, a settlement that failed after the
+//! order event): its key becomes `unknown`, not deleted. A retry takes an `unknown` key over at once and runs the
+//! handler as an *earlier attempt*: the command side looks for the earlier attempt's events (derived ids) and
+//! answers with that attempt's outcome if it was recorded, or runs the command if it was not. Should two attempts
+//! ever run at once, the store refuses the second one's derived event ids: one command, one effect.
 //!
-//! **Crashes.** A key left in flight by a process that died is taken over by a repeat once it is older than
-//! [`IN_FLIGHT_TIMEOUT`] (longer than any request takes).
+//! **Crashes.** An attempt holds the key for [`ATTEMPT_LEASE`], renewed while its request runs. A key whose lease
+//! ran out (its process died, or could not reach the database to record the answer) is taken over by a retry,
+//! again as an earlier attempt. Only the database's clock is compared, never two nodes'.
 //!
-//! **Retention.** Keys are kept at least [`RETENTION`] (24 hours); [`purge_expired_idempotency_keys`] deletes older
-//! ones and is meant to be run periodically (e.g. hourly) by the server process. Keys are global, not per actor:
-//! two clients that share a key with different bodies get a 422.
+//! **Scope and retention.** A key belongs to its caller (`scope`; empty while requests are anonymous, so anonymous
+//! clients share one key space and two of them sharing a key with different bodies get a 422). Keys are kept at
+//! least [`RETENTION`] (24 hours); [`purge_expired_idempotency_keys`] deletes older ones and is run hourly by the
+//! server. After that, a repeat's derived event ids still keep the command from being applied twice.
 
 use crate::error::{internal, unavailable};
 use crate::problem::{Problem, ProblemKind};
@@ -45,8 +49,11 @@ use tracing::Instrument;
 
 /// How long a key is kept at least.
 pub const RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
-/// After this long, a key still in flight is taken to be abandoned by a crashed process.
-pub const IN_FLIGHT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// How long an attempt holds its key without renewing it: a retry may take over a key whose attempt stopped
+/// renewing this long ago (its process died).
+pub const ATTEMPT_LEASE: Duration = Duration::from_secs(10);
+/// How often a running attempt renews its lease.
+const LEASE_RENEWAL: Duration = Duration::from_secs(3);
 /// The header a client sends.
 pub static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 /// Set on a replayed response.
@@ -59,8 +66,23 @@ const REPLAYED_HEADERS: [HeaderName; 4] =
 /// A request's key and the fingerprint of its method, path and body (in the request's extensions).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey {
+    /// Whose key it is (empty while requests are anonymous).
+    pub scope: String,
     pub key: String,
     pub fingerprint: [u8; 32],
+    /// This request took the key over from an attempt that ended without a recorded answer.
+    pub earlier_attempt: bool,
+}
+
+impl IdempotencyKey {
+    /// The key as the command side takes it.
+    pub(crate) fn run(&self) -> tally_commands::IdempotentRun {
+        tally_commands::IdempotentRun {
+            scope: self.scope.clone(),
+            key: self.key.clone(),
+            earlier_attempt: self.earlier_attempt,
+        }
+    }
 }
 
 /// Deletes the keys created more than `older_than` ago (never less than [`RETENTION`]); returns how many.
@@ -114,10 +136,11 @@ where
             .with_status(StatusCode::PAYLOAD_TOO_LARGE)
             .into_response();
     };
-    let key = IdempotencyKey { fingerprint: fingerprint(&parts.method, parts.uri.path(), &bytes), key };
+    let fingerprint = fingerprint(&parts.method, parts.uri.path(), &bytes);
+    let mut key = IdempotencyKey { scope: String::new(), key, fingerprint, earlier_attempt: false };
     let span = tracing::info_span!("idempotent", idempotency.key = %key.key);
     match claim(&state.pool, &key).instrument(span.clone()).await {
-        Ok(Claim::Claimed) => {}
+        Ok(Claim::Claimed { earlier_attempt }) => key.earlier_attempt = earlier_attempt,
         Ok(Claim::Replay(response)) => return response,
         Ok(Claim::Refused(problem)) => return problem.into_response(),
         Err(error) => return unavailable("the idempotency key store", &error).into_response(),
@@ -128,7 +151,7 @@ where
     let (task_pool, task_key) = (pool.clone(), key.clone());
     let task = tokio::spawn(
         async move {
-            let response = handler.call(request, state).await;
+            let response = holding_lease(&task_pool, &task_key, handler.call(request, state)).await;
             record(&task_pool, &task_key, response).await
         }
         .instrument(span),
@@ -136,8 +159,32 @@ where
     match task.await {
         Ok(response) => response,
         Err(error) => {
-            release(&pool, &key).await;
+            mark_unknown(&pool, &key).await;
             internal(&error).into_response()
+        }
+    }
+}
+
+/// Runs the attempt, renewing the key's lease every [`LEASE_RENEWAL`] while it runs.
+async fn holding_lease<F: Future<Output = Response>>(pool: &PgPool, key: &IdempotencyKey, attempt: F) -> Response {
+    tokio::pin!(attempt);
+    loop {
+        tokio::select! {
+            response = &mut attempt => return response,
+            () = tokio::time::sleep(LEASE_RENEWAL) => {
+                let renewed = sqlx::query(
+                    "update idempotency_keys set lease_until = now() + make_interval(secs => $3) \
+                     where scope = $1 and key = $2 and state = 'in_flight'",
+                )
+                .bind(&key.scope)
+                .bind(&key.key)
+                .bind(ATTEMPT_LEASE.as_secs_f64())
+                .execute(pool)
+                .await;
+                if let Err(error) = renewed {
+                    tracing::warn!(error = %crate::error::cause_chain(&error), "could not renew an idempotency key's lease");
+                }
+            }
         }
     }
 }
@@ -164,11 +211,12 @@ fn fingerprint(method: &Method, path: &str, body: &[u8]) -> [u8; 32] {
 
 /// What claiming a key found.
 enum Claim {
-    /// The key is this request's: run the command.
-    Claimed,
+    /// The key is this request's: run the command. `earlier_attempt`: taken over from an attempt that ended
+    /// without a recorded answer, which may have appended.
+    Claimed { earlier_attempt: bool },
     /// The key's first request completed: its response, to send again.
     Replay(Response),
-    /// Another body, or the first request is still in flight.
+    /// Another body, or an attempt is in flight.
     Refused(Problem),
 }
 
@@ -180,100 +228,102 @@ struct StoredKey {
     status: Option<i16>,
     headers: Option<serde_json::Value>,
     body: Option<Vec<u8>>,
-    abandoned: bool,
+    /// No attempt holds the key: the last one ended without an answer, or stopped renewing its lease.
+    takeable: bool,
 }
 
 /// Claims `key` for this request, or says what to answer instead (see the module doc).
 async fn claim(pool: &PgPool, key: &IdempotencyKey) -> Result<Claim, sqlx::Error> {
-    // A few rounds: a key released (5xx) or taken over between our insert and our select is tried again.
-    for _ in 0..3 {
-        let inserted = sqlx::query(
-            "insert into idempotency_keys (key, fingerprint, state) values ($1, $2, 'in_flight') \
-             on conflict (key) do nothing",
-        )
-        .bind(&key.key)
-        .bind(&key.fingerprint[..])
-        .execute(pool)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            return Ok(Claim::Claimed);
-        }
-        let stored: Option<StoredKey> = sqlx::query_as(
-            "select fingerprint, state, status, headers, body, \
-                    created_at < now() - make_interval(secs => $2) as abandoned \
-             from idempotency_keys where key = $1",
-        )
-        .bind(&key.key)
-        .bind(IN_FLIGHT_TIMEOUT.as_secs_f64())
-        .fetch_optional(pool)
-        .await?;
-        let Some(stored) = stored else { continue };
-        if stored.fingerprint != key.fingerprint {
-            return Ok(Claim::Refused(Problem::new(
-                ProblemKind::IdempotencyKeyReused,
-                "this Idempotency-Key was already used with another request (method, path or body)",
-            )));
-        }
-        if stored.state == "completed" {
-            return Ok(Claim::Replay(replay(stored)));
-        }
-        if !stored.abandoned {
-            return Ok(Claim::Refused(
-                Problem::new(
-                    ProblemKind::IdempotencyKeyReused,
-                    "the first request with this Idempotency-Key is still in flight",
-                )
-                .with_status(StatusCode::CONFLICT)
-                .with_retry_after(1),
-            ));
-        }
-        // Abandoned by a crashed process: take it over, unless another repeat just did.
-        let taken = sqlx::query(
-            "update idempotency_keys set created_at = now() \
-             where key = $1 and state = 'in_flight' and created_at < now() - make_interval(secs => $2)",
-        )
-        .bind(&key.key)
-        .bind(IN_FLIGHT_TIMEOUT.as_secs_f64())
-        .execute(pool)
-        .await?
-        .rows_affected();
-        if taken == 1 {
-            tracing::warn!("took over an idempotency key abandoned in flight");
-            return Ok(Claim::Claimed);
-        }
+    let lease = ATTEMPT_LEASE.as_secs_f64();
+    let inserted = sqlx::query(
+        "insert into idempotency_keys (scope, key, fingerprint, state, lease_until) \
+         values ($1, $2, $3, 'in_flight', now() + make_interval(secs => $4)) \
+         on conflict (scope, key) do nothing",
+    )
+    .bind(&key.scope)
+    .bind(&key.key)
+    .bind(&key.fingerprint[..])
+    .bind(lease)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(Claim::Claimed { earlier_attempt: false });
     }
-    Ok(Claim::Refused(
-        Problem::new(
+    let stored: Option<StoredKey> = sqlx::query_as(
+        "select fingerprint, state, status, headers, body, \
+                (state = 'unknown' or (state = 'in_flight' and lease_until < now())) as takeable \
+         from idempotency_keys where scope = $1 and key = $2",
+    )
+    .bind(&key.scope)
+    .bind(&key.key)
+    .fetch_optional(pool)
+    .await?;
+    // Purged between the insert and the select: this request is as good as a first one, and must not append
+    // twice either, which the derived event ids see to.
+    let Some(stored) = stored else { return Ok(Claim::Refused(in_flight())) };
+    if stored.fingerprint != key.fingerprint {
+        return Ok(Claim::Refused(Problem::new(
             ProblemKind::IdempotencyKeyReused,
-            "the first request with this Idempotency-Key is still in flight",
-        )
-        .with_status(StatusCode::CONFLICT)
-        .with_retry_after(1),
-    ))
+            "this Idempotency-Key was already used with another request (method, path or body)",
+        )));
+    }
+    if stored.state == "completed" {
+        return Ok(Claim::Replay(replay(stored)));
+    }
+    if !stored.takeable {
+        return Ok(Claim::Refused(in_flight()));
+    }
+    // Take it over, unless another retry just did.
+    let taken = sqlx::query(
+        "update idempotency_keys \
+            set state = 'in_flight', lease_until = now() + make_interval(secs => $3), attempts = attempts + 1 \
+          where scope = $1 and key = $2 \
+            and (state = 'unknown' or (state = 'in_flight' and lease_until < now()))",
+    )
+    .bind(&key.scope)
+    .bind(&key.key)
+    .bind(lease)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if taken == 1 {
+        tracing::info!("took over an idempotency key whose earlier attempt has no recorded answer");
+        return Ok(Claim::Claimed { earlier_attempt: true });
+    }
+    Ok(Claim::Refused(in_flight()))
 }
 
-/// Stores the first response of a key (or releases the key after a 5xx) and returns the response.
+/// 409: an attempt under the key is running.
+fn in_flight() -> Problem {
+    Problem::new(ProblemKind::IdempotencyKeyReused, "the first request with this Idempotency-Key is still in flight")
+        .with_status(StatusCode::CONFLICT)
+        .with_retry_after(1)
+}
+
+/// Stores the first response of a key and returns it; after an answer that says "try again" the key is left
+/// `unknown` instead (the attempt may have appended: see the module doc).
 async fn record(pool: &PgPool, key: &IdempotencyKey, response: Response) -> Response {
-    // A 5xx, or any answer with `Retry-After` (an order still being placed), says "try again": not recorded.
+    // A 5xx, or any answer with `Retry-After` (an order still being placed), says "try again".
     if response.status().is_server_error() || response.headers().contains_key(header::RETRY_AFTER) {
-        release(pool, key).await;
+        mark_unknown(pool, key).await;
         return response;
     }
     let (parts, body) = response.into_parts();
     let bytes = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(bytes) => bytes,
         Err(error) => {
-            release(pool, key).await;
+            mark_unknown(pool, key).await;
             return internal(&error).into_response();
         }
     };
     let headers = stored_headers(&parts.headers);
     let stored = sqlx::query(
         "update idempotency_keys \
-         set state = 'completed', status = $2, headers = $3, body = $4, completed_at = now() \
-         where key = $1 and state = 'in_flight'",
+         set state = 'completed', status = $3, headers = $4, body = $5, completed_at = now() \
+         where scope = $1 and key = $2 and state = 'in_flight'",
     )
+    .bind(&key.scope)
     .bind(&key.key)
     .bind(i16::try_from(parts.status.as_u16()).unwrap_or(i16::MAX))
     .bind(&headers)
@@ -281,20 +331,25 @@ async fn record(pool: &PgPool, key: &IdempotencyKey, response: Response) -> Resp
     .execute(pool)
     .await;
     if let Err(error) = stored {
-        // The command ran; only its record is missing. The key stays in flight until it is taken over.
+        // The command ran; only its record is missing. Once the lease runs out, a retry takes the key over and
+        // finds the command's events in the log.
         tracing::warn!(error = %crate::error::cause_chain(&error), "could not store an idempotent response");
     }
     Response::from_parts(parts, Body::from(bytes))
 }
 
-/// Forgets an in-flight key so the request may be retried.
-async fn release(pool: &PgPool, key: &IdempotencyKey) {
-    let released = sqlx::query("delete from idempotency_keys where key = $1 and state = 'in_flight'")
-        .bind(&key.key)
-        .execute(pool)
-        .await;
-    if let Err(error) = released {
-        tracing::warn!(error = %crate::error::cause_chain(&error), "could not release an idempotency key");
+/// Marks the key's attempt as ended without a recorded answer, so a retry may take it over at once. If even that
+/// fails, the lease runs out and a retry takes it over then.
+async fn mark_unknown(pool: &PgPool, key: &IdempotencyKey) {
+    let marked = sqlx::query(
+        "update idempotency_keys set state = 'unknown' where scope = $1 and key = $2 and state = 'in_flight'",
+    )
+    .bind(&key.scope)
+    .bind(&key.key)
+    .execute(pool)
+    .await;
+    if let Err(error) = marked {
+        tracing::warn!(error = %crate::error::cause_chain(&error), "could not mark an idempotency key unknown");
     }
 }
 

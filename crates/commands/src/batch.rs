@@ -7,6 +7,11 @@
 //! decides the whole batch again and retries, bounded, with jittered backoff. A batch that appends nothing (only
 //! refusals and no-ops) gets no such check from the store, so when it was decided on the writer's remembered
 //! state, the tail is read before answering, and the batch decided again if another process wrote meanwhile.
+//!
+//! **Keyed commands.** A command under an `Idempotency-Key` appends events with ids derived from the key. If the
+//! store already holds one of them (`DuplicateEventId`, or seen in the tail after a conflict), an earlier attempt
+//! of that command was recorded: the command is taken out of the batch with [`CommandError::AlreadyRecorded`]
+//! (its caller answers from the log) and the rest of the batch is decided again.
 
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -63,6 +68,8 @@ struct Decided<A: Aggregate> {
     state: A::State,
     version: Option<u64>,
     new_events: Vec<NewEvent>,
+    /// The job each of `new_events` belongs to.
+    owners: Vec<usize>,
     answers: Vec<Result<Vec<Recorded<A::Event>>, CommandError>>,
 }
 
@@ -128,11 +135,13 @@ where
         Some(snapshot) => (snapshot, false),
         None => (shared.load(stream_id).await?, true),
     };
+    // Keyed commands whose earlier attempt is in the store: no longer decided.
+    let mut recorded_before = vec![false; jobs.len()];
     let retry = shared.config.retry;
     let mut conflicts = 0;
     loop {
-        let decided = decide_batch::<A>(stream_id, &base, jobs);
-        let (Some(first), Some(last)) = (decided.new_events.first(), decided.new_events.last()) else {
+        let decided = decide_batch::<A>(stream_id, &base, jobs, &recorded_before);
+        if decided.new_events.is_empty() {
             // Only refusals and no-ops: they must not rest on a stale state (a false "out of stock" when another
             // process received stock), so check the tail first and decide again if it is not empty.
             if !fresh {
@@ -145,15 +154,23 @@ where
             }
             let snapshot = Snapshot { state: Arc::new(decided.state), version: decided.version };
             return Ok(Settled { snapshot, position: None, recorded_at: None, answers: decided.answers });
-        };
-        let (first_id, last_id) = (first.event_id, last.event_id);
+        }
         let expected = base.version.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact);
+        let ids: Vec<Uuid> = decided.new_events.iter().map(|event| event.event_id).collect();
         match append(shared, stream_id, expected, decided.new_events).await {
             Ok(result) => {
                 let snapshot = Snapshot { state: Arc::new(decided.state), version: decided.version };
                 shared.remember(stream_id, snapshot.clone());
                 let (position, recorded_at) = (Some(result.position), Some(result.recorded_at));
                 return Ok(Settled { snapshot, position, recorded_at, answers: decided.answers });
+            }
+            Err(StoreError::DuplicateEventId { event_id }) => {
+                // Only a keyed command's derived id can already be stored: its earlier attempt was recorded.
+                let Some(job) = decided.owners.iter().zip(&ids).find(|(_, id)| **id == event_id).map(|(j, _)| *j)
+                else {
+                    return Err(StoreError::DuplicateEventId { event_id }.into());
+                };
+                recorded_before[job] = true;
             }
             Err(StoreError::WrongExpectedVersion { .. }) => {
                 conflicts += 1;
@@ -169,10 +186,16 @@ where
                 let (caught_up, seen) = catch_up::<A>(shared.store.as_ref(), stream_id, base).await?;
                 (base, fresh) = (caught_up, true);
                 // After an append whose outcome was unknown, our own events may be in the tail: then it landed.
-                if seen.iter().any(|e| e.event_id == first_id) {
-                    let last = seen.iter().find(|e| e.event_id == last_id);
+                if ids.iter().all(|id| seen.iter().any(|e| e.event_id == *id)) {
+                    let last = seen.iter().find(|e| Some(&e.event_id) == ids.last());
                     let (position, recorded_at) = (last.map(|e| e.position), last.map(|e| e.recorded_at));
                     return Ok(Settled { snapshot: base, position, recorded_at, answers: decided.answers });
+                }
+                // Another attempt of a keyed command of this batch may be what moved the stream.
+                for (job, id) in decided.owners.iter().zip(&ids) {
+                    if seen.iter().any(|e| e.event_id == *id) {
+                        recorded_before[*job] = true;
+                    }
                 }
                 shared.remember(stream_id, base.clone());
             }
@@ -181,8 +204,9 @@ where
     }
 }
 
-/// Decides every job in order against the evolving state. Never fails as a whole: each job gets its answer.
-fn decide_batch<A>(stream_id: &str, base: &Snapshot<A::State>, jobs: &[Job<A>]) -> Decided<A>
+/// Decides every job in order against the evolving state (but the ones `recorded_before`, which are answered
+/// [`CommandError::AlreadyRecorded`]). Never fails as a whole: each job gets its answer.
+fn decide_batch<A>(stream_id: &str, base: &Snapshot<A::State>, jobs: &[Job<A>], recorded_before: &[bool]) -> Decided<A>
 where
     A: Aggregate + 'static,
     A::Command: Clone + Sync,
@@ -190,8 +214,13 @@ where
     let mut state = (*base.state).clone();
     let mut version = base.version;
     let mut new_events = Vec::new();
+    let mut owners = Vec::new();
     let mut answers = Vec::with_capacity(jobs.len());
-    for job in jobs {
+    for (index, job) in jobs.iter().enumerate() {
+        if recorded_before[index] {
+            answers.push(Err(CommandError::AlreadyRecorded { stream_id: stream_id.to_owned() }));
+            continue;
+        }
         if let Some(expected) = job.expected {
             if version != Some(expected) {
                 let stream_id = stream_id.to_owned();
@@ -206,7 +235,11 @@ where
                 continue;
             }
         };
-        let encoded: Result<Vec<NewEvent>, CommandError> = events.iter().map(|e| encode(e, &job.context)).collect();
+        let encoded: Result<Vec<NewEvent>, CommandError> = events
+            .iter()
+            .enumerate()
+            .map(|(n, e)| Ok(encode(e, &job.context)?.with_id(job.context.event_id(stream_id, n))))
+            .collect();
         let encoded = match encoded {
             Ok(encoded) => encoded,
             Err(error) => {
@@ -214,6 +247,13 @@ where
                 continue;
             }
         };
+        // The same keyed command twice in one batch: the second answers from the first once it is recorded.
+        if job.context.idempotency.is_some()
+            && encoded.iter().any(|event| new_events.iter().any(|queued: &NewEvent| queued.event_id == event.event_id))
+        {
+            answers.push(Err(CommandError::AlreadyRecorded { stream_id: stream_id.to_owned() }));
+            continue;
+        }
         let mut recorded = Vec::with_capacity(events.len());
         for (event, new_event) in events.into_iter().zip(encoded) {
             let event_version = next_version(version);
@@ -221,10 +261,11 @@ where
             version = Some(event_version);
             recorded.push(Recorded { event_id: new_event.event_id, version: event_version, event });
             new_events.push(new_event);
+            owners.push(index);
         }
         answers.push(Ok(recorded));
     }
-    Decided { state, version, new_events, answers }
+    Decided { state, version, new_events, owners, answers }
 }
 
 /// Appends, repeating the very same append (same event ids, same expected version: idempotent in the store) when

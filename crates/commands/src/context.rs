@@ -4,6 +4,13 @@
 //! context from `X-Request-Id`, `traceparent`, its caller and `Idempotency-Key`; whatever is absent gets a new id
 //! here. Steps a command causes on other streams (a reservation caused by `OrderPlaced`) run with a child context
 //! from [`CommandContext::caused_by`]: same correlation and trace, causation = the causing event.
+//!
+//! **Idempotency keys.** A command run under a client's `Idempotency-Key` ([`IdempotentRun`]) appends events whose
+//! ids are derived from the key, the stream and the event's place in the command ([`CommandContext::event_id`]),
+//! so two attempts of one keyed command can never both be recorded: the store refuses the second attempt's ids
+//! (`DuplicateEventId`), and the command side answers it with the first attempt's outcome, read from the log.
+//! Steps the command causes on other streams keep the key in their metadata but get ids of their own: they are
+//! made idempotent by their causes instead.
 
 use chrono::{DateTime, Utc};
 use std::fmt::Debug;
@@ -20,10 +27,34 @@ pub struct CommandContext {
     /// Who: an API client, a user, or a worker name such as `recovery-worker`.
     pub actor: String,
     /// The client's `Idempotency-Key`, when the request had one.
-    pub idempotency_key: Option<String>,
+    pub idempotency: Option<IdempotentRun>,
     /// The W3C trace id (32 hex digits).
     pub trace_id: String,
+    /// Whether this is the keyed command's own context (its events get ids derived from the key), not the
+    /// context of a step it caused on another stream.
+    own_command: bool,
 }
+
+/// A command run under a client's `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentRun {
+    /// Whose key it is: keys are per client (the authenticated caller; empty while requests are anonymous).
+    pub scope: String,
+    pub key: String,
+    /// An earlier attempt under this key ended without a recorded answer (a crash, a 5xx, a lost record) and may
+    /// have appended: the command looks for that attempt's events before it reports a refusal or a no-op.
+    pub earlier_attempt: bool,
+}
+
+impl IdempotentRun {
+    /// A first attempt under `key` (no scope: anonymous callers share one key space).
+    pub fn first(key: impl Into<String>) -> Self {
+        IdempotentRun { scope: String::new(), key: key.into(), earlier_attempt: false }
+    }
+}
+
+/// The namespace of event ids derived from idempotency keys (a version-5 UUID of its own).
+const KEYED_EVENT_IDS: Uuid = Uuid::from_u128(0x6f1c_2a4e_93d7_4b0a_8e55_7a61_6c6c_7901);
 
 impl CommandContext {
     /// A context with new ids: a command that is its own cause (a worker run, a test).
@@ -33,8 +64,9 @@ impl CommandContext {
             correlation_id: id,
             causation_id: id,
             actor: actor.into(),
-            idempotency_key: None,
+            idempotency: None,
             trace_id: new_trace_id(),
+            own_command: false,
         }
     }
 
@@ -45,7 +77,7 @@ impl CommandContext {
         actor: impl Into<String>,
         request_id: Option<&str>,
         traceparent: Option<&str>,
-        idempotency_key: Option<String>,
+        idempotency: Option<IdempotentRun>,
     ) -> Self {
         let mut context = CommandContext::new(actor);
         if let Some(id) = request_id.and_then(|id| Uuid::parse_str(id.trim()).ok()) {
@@ -54,14 +86,32 @@ impl CommandContext {
         if let Some(trace_id) = traceparent.and_then(trace_id_of) {
             context.trace_id = trace_id;
         }
-        context.idempotency_key = idempotency_key;
+        context.own_command = idempotency.is_some();
+        context.idempotency = idempotency;
         context
     }
 
     /// The context of a step caused by `event_id` (an event this command, or an earlier one, appended).
     #[must_use]
     pub fn caused_by(&self, event_id: Uuid) -> Self {
-        CommandContext { causation_id: event_id, ..self.clone() }
+        CommandContext { causation_id: event_id, own_command: false, ..self.clone() }
+    }
+
+    /// The id of the `index`-th event this command appends to `stream_id`: derived from the idempotency key for
+    /// a keyed command's own events (so a second attempt's events collide with the first's), else new.
+    pub fn event_id(&self, stream_id: &str, index: usize) -> Uuid {
+        match (&self.idempotency, self.own_command) {
+            (Some(run), true) => {
+                let name = format!("{}\0{}\0{}\0{}", run.scope, run.key, stream_id, index);
+                Uuid::new_v5(&KEYED_EVENT_IDS, name.as_bytes())
+            }
+            _ => Uuid::now_v7(),
+        }
+    }
+
+    /// Whether an earlier attempt of this keyed command may have appended (see [`IdempotentRun`]).
+    pub(crate) fn earlier_attempt(&self) -> bool {
+        self.own_command && self.idempotency.as_ref().is_some_and(|run| run.earlier_attempt)
     }
 
     /// The stored metadata of an event appended in this context.
@@ -70,7 +120,7 @@ impl CommandContext {
             correlation_id: Some(self.correlation_id),
             causation_id: Some(self.causation_id),
             actor: Some(self.actor.clone()),
-            idempotency_key: self.idempotency_key.clone(),
+            idempotency_key: self.idempotency.as_ref().map(|run| run.key.clone()),
             trace_id: Some(self.trace_id.clone()),
         }
     }
@@ -116,7 +166,8 @@ mod tests {
     fn a_request_context_keeps_a_uuid_request_id_and_the_trace_id() {
         let request_id = "0193a4b2-7c1e-7d3a-9f00-1234567890ab";
         let traceparent = "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01";
-        let context = CommandContext::from_request("api", Some(request_id), Some(traceparent), Some("k1".into()));
+        let key = Some(IdempotentRun::first("k1"));
+        let context = CommandContext::from_request("api", Some(request_id), Some(traceparent), key);
         assert_eq!(context.correlation_id.to_string(), request_id);
         assert_eq!(context.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
         let metadata = context.metadata();
@@ -141,5 +192,23 @@ mod tests {
         let child = parent.caused_by(event_id);
         assert_eq!((child.correlation_id, child.trace_id.as_str()), (parent.correlation_id, parent.trace_id.as_str()));
         assert_eq!(child.causation_id, event_id);
+    }
+
+    #[test]
+    fn a_keyed_command_derives_its_event_ids_and_its_caused_steps_do_not() {
+        let keyed = |key: &str| CommandContext::from_request("api", None, None, Some(IdempotentRun::first(key)));
+        let (first, again) = (keyed("k1"), keyed("k1"));
+        assert_eq!(first.event_id("order-1", 0), again.event_id("order-1", 0), "the same key, the same ids");
+        assert_ne!(first.event_id("order-1", 0), first.event_id("order-1", 1));
+        assert_ne!(first.event_id("order-1", 0), first.event_id("order-2", 0));
+        assert_ne!(first.event_id("order-1", 0), keyed("k2").event_id("order-1", 0));
+        let mut scoped = keyed("k1");
+        scoped.idempotency.as_mut().unwrap().scope = "client-b".into();
+        assert_ne!(first.event_id("order-1", 0), scoped.event_id("order-1", 0), "keys are per client");
+        let caused = first.caused_by(Uuid::now_v7());
+        assert_ne!(caused.event_id("inventory-A", 0), caused.event_id("inventory-A", 0), "new ids");
+        assert_eq!(caused.metadata().idempotency_key.as_deref(), Some("k1"), "the key stays in the metadata");
+        let plain = CommandContext::new("worker");
+        assert_ne!(plain.event_id("order-1", 0), plain.event_id("order-1", 0));
     }
 }

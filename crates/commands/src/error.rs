@@ -38,6 +38,11 @@ pub enum CommandError {
     #[error("order {order_id} is still being placed")]
     OrderPending { order_id: OrderId },
 
+    /// A keyed command's earlier attempt is recorded on the stream (its derived event ids are stored). The
+    /// writer answers this; the caller then reads that attempt's outcome from the log instead.
+    #[error("an earlier attempt of this command is recorded on {stream_id}")]
+    AlreadyRecorded { stream_id: String },
+
     /// The stream's writer task stopped before answering (the runtime is shutting down).
     #[error("the writer of {stream_id} stopped before answering")]
     WriterStopped { stream_id: String },
@@ -70,9 +75,10 @@ impl CommandError {
             CommandError::NotFound { .. } => ErrorKind::NotFound,
             CommandError::VersionMismatch { .. } => ErrorKind::VersionMismatch,
             CommandError::OrderPending { .. } => ErrorKind::Conflict,
-            CommandError::Contention { .. } | CommandError::Store(_) | CommandError::WriterStopped { .. } => {
-                ErrorKind::Unavailable
-            }
+            CommandError::Contention { .. }
+            | CommandError::Store(_)
+            | CommandError::WriterStopped { .. }
+            | CommandError::AlreadyRecorded { .. } => ErrorKind::Unavailable,
             CommandError::Corrupt { .. } => ErrorKind::Internal,
         }
     }

@@ -20,6 +20,7 @@
 //!   lifecycle after placement and expiry.
 //! - `placement` - placing an order (price, place, reserve every line, confirm or reject) and resuming a pending
 //!   one.
+//! - `repeat` - a keyed command run again: its earlier attempt found in the log and answered.
 //! - `settle` - the inventory effects of an order's history (commit, release, restock), once per cause.
 //! - `writer` - one writer task per active stream, and the snapshot cache it shares.
 //! - `batch` - deciding and appending one batch of a writer, with conflict retries; the `Outcome` type.
@@ -38,13 +39,14 @@ mod engine;
 pub mod error;
 mod orders;
 mod placement;
+mod repeat;
 mod settle;
 mod stream;
 mod writer;
 
 pub use batch::{Outcome, Recorded};
 pub use config::{CommandConfig, RetryPolicy};
-pub use context::{Clock, CommandContext, SystemClock};
+pub use context::{Clock, CommandContext, IdempotentRun, SystemClock};
 pub use engine::{Commands, InventoryOutcome, OrderOutcome, ProductOutcome, Stats};
 pub use error::{CommandError, ErrorKind};
 pub use placement::{PlaceOrder, Placement};

@@ -23,6 +23,7 @@ use crate::cache::StateCache;
 use crate::config::CommandConfig;
 use crate::context::CommandContext;
 use crate::error::CommandError;
+use crate::repeat;
 use crate::stream::{catch_up, Snapshot};
 
 /// Commands queued per stream before callers wait for room.
@@ -128,7 +129,19 @@ where
                 Err(mpsc::error::SendError(returned)) => job = returned,
             }
         }
-        answer.await.unwrap_or_else(|_| Err(CommandError::WriterStopped { stream_id: stream_id.to_owned() }))
+        let answer =
+            answer.await.unwrap_or_else(|_| Err(CommandError::WriterStopped { stream_id: stream_id.to_owned() }));
+        if !repeat::needs_lookup::<A>(context, &answer) {
+            return answer;
+        }
+        match repeat::earlier_outcome(&self.shared, stream_id, context).await? {
+            Some(earlier) => Ok(earlier),
+            // Refused by the store although not found: the attempt's events were not where they should be.
+            None if matches!(answer, Err(CommandError::AlreadyRecorded { .. })) => {
+                Err(CommandError::Contention { stream_id: stream_id.to_owned(), attempts: 1 })
+            }
+            None => answer,
+        }
     }
 
     /// The stream's up-to-date snapshot (for reads that decide something: pricing, recovery).

@@ -222,6 +222,18 @@ impl EventStore for MemoryEventStore {
         Box::pin(async move { Ok(self.read_all_now(after, limit, filter)) })
     }
 
+    fn find_event<'a>(
+        &'a self,
+        stream_id: &'a str,
+        event_id: Uuid,
+    ) -> BoxFuture<'a, Result<Option<RecordedEvent>, StoreError>> {
+        Box::pin(async move {
+            let state = self.lock();
+            let found = state.ids.get(&event_id).map(|&index| &state.events[index]);
+            Ok(found.filter(|event| event.stream_id == stream_id).cloned())
+        })
+    }
+
     fn head_position(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move { Ok(self.lock().events.len() as u64) })
     }

@@ -7,10 +7,15 @@
 use futures::future::BoxFuture;
 use std::time::Duration;
 use tokio::sync::watch;
+use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::event::{AppendResult, ExpectedVersion, LogFilter, LogSlice, NewEvent, ReadStream, RecordedEvent};
 use crate::verify::{Verification, VerifyProgress};
+
+/// How far back from a stream's end an adapter without an event-id index looks in [`EventStore::find_event`]:
+/// far more events than one stream takes in while a client retries a command.
+pub const FIND_EVENT_WINDOW: usize = 10_000;
 
 /// An event store. Every adapter passes the same [`conformance`](crate::conformance) suite.
 pub trait EventStore: Send + Sync {
@@ -42,6 +47,16 @@ pub trait EventStore: Send + Sync {
         limit: usize,
         filter: &'a LogFilter,
     ) -> BoxFuture<'a, Result<LogSlice, StoreError>>;
+
+    /// The event `event_id` if `stream_id` holds it. How a command run again under the same `Idempotency-Key`
+    /// recognises that an earlier attempt was recorded (its event ids are derived from the key). PostgreSQL and
+    /// the in-memory store look at the whole stream; KurrentDB, which keeps no index of event ids, at the stream's
+    /// last [`FIND_EVENT_WINDOW`] events.
+    fn find_event<'a>(
+        &'a self,
+        stream_id: &'a str,
+        event_id: Uuid,
+    ) -> BoxFuture<'a, Result<Option<RecordedEvent>, StoreError>>;
 
     /// The position of the last event in the log (0 when it is empty).
     fn head_position(&self) -> BoxFuture<'_, Result<u64, StoreError>>;

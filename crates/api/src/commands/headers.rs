@@ -63,7 +63,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
             actor,
             text(headers, &X_REQUEST_ID),
             text(headers, &TRACEPARENT),
-            idempotency.as_ref().map(|key| key.key.clone()),
+            idempotency.as_ref().map(IdempotencyKey::run),
         );
         Ok(RequestMeta { context, if_match: if_match(headers)?, idempotency })
     }

@@ -227,7 +227,13 @@ fn order_id(field: &str, text: &str) -> Result<OrderId, Problem> {
 /// The order id of a request with an `Idempotency-Key` and no `order_id`: the same key and request always name
 /// the same order, so a retry after a 5xx cannot place a second one.
 fn derived_order_id(key: &IdempotencyKey) -> OrderId {
-    let digest = Sha256::new().chain_update(key.key.as_bytes()).chain_update(key.fingerprint).finalize();
+    let mut hasher = Sha256::new();
+    // Anonymous keys (no scope) keep the ids they always had.
+    if !key.scope.is_empty() {
+        hasher.update(key.scope.as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hasher.chain_update(key.key.as_bytes()).chain_update(key.fingerprint).finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     OrderId::from_uuid(uuid::Builder::from_random_bytes(bytes).into_uuid())

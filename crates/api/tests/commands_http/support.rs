@@ -38,7 +38,23 @@ pub async fn app_with_store_pool() -> (TestApp, PgPool) {
     (TestApp { router: tally_api::router(state.clone()), state }, store_pool)
 }
 
+impl TestApp {
+    /// Another node on the same database: a router with its own event store writer and command side, as a
+    /// second `tally serve` behind the same load balancer would have.
+    pub async fn second_node(&self) -> TestApp {
+        let options = self.state.pool.connect_options();
+        let store_pool = PgPool::connect_with((*options).clone()).await.expect("connect the second node's store");
+        let store: Arc<dyn EventStore> =
+            Arc::new(PgEventStore::with_pool(store_pool, PgStoreOptions::default()).await.expect("open the store"));
+        let commands = Commands::new(Arc::clone(&store), CommandConfig::default());
+        let projector = Projector::new(Arc::clone(&store), self.state.pool.clone(), ProjectorOptions::default());
+        let state = AppState { pool: self.state.pool.clone(), store, commands, projector };
+        TestApp { router: tally_api::router(state.clone()), state }
+    }
+}
+
 /// A request to send: `post(uri).json(...)`, `.header(...)`, `.raw(...)`.
+#[derive(Clone)]
 pub struct Call {
     method: &'static str,
     uri: String,
@@ -164,5 +180,11 @@ impl TestApp {
     /// Every event of a stream.
     pub async fn events(&self, stream_id: &str) -> Vec<RecordedEvent> {
         self.state.store.read_stream(stream_id, ReadStream::forwards(0, 10_000)).await.expect("read a stream")
+    }
+
+    /// Every event of the log's first 10,000, as (position, event id).
+    pub async fn all_events(&self) -> Vec<(u64, uuid::Uuid)> {
+        let slice = self.state.store.read_all(0, 10_000, &Default::default()).await.expect("read the log");
+        slice.events.iter().map(|event| (event.position, event.event_id)).collect()
     }
 }

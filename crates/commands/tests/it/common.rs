@@ -132,6 +132,14 @@ impl EventStore for CountingStore {
         self.inner.read_all(after, limit, filter)
     }
 
+    fn find_event<'a>(
+        &'a self,
+        stream_id: &'a str,
+        event_id: uuid::Uuid,
+    ) -> BoxFuture<'a, Result<Option<RecordedEvent>, StoreError>> {
+        self.inner.find_event(stream_id, event_id)
+    }
+
     fn head_position(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         self.inner.head_position()
     }

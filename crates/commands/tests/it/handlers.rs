@@ -83,7 +83,12 @@ async fn every_event_carries_the_context_as_metadata() {
     let h = memory(config());
     let request_id = "0193a4b2-7c1e-7d3a-9f00-1234567890ab";
     let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    let ctx = CommandContext::from_request("storefront", Some(request_id), Some(traceparent), Some("key-1".into()));
+    let ctx = CommandContext::from_request(
+        "storefront",
+        Some(request_id),
+        Some(traceparent),
+        Some(tally_commands::IdempotentRun::first("key-1")),
+    );
     stocked(&h.commands, "TEE", 1999, &[("main", 5)]).await;
     let placed = h
         .commands

@@ -7,5 +7,6 @@ mod handlers;
 mod lifecycle;
 mod placement;
 mod postgres;
+mod repeats;
 mod scenarios;
 mod writers;

@@ -177,6 +177,18 @@ pub async fn event_ids_are_unique(store: &dyn EventStore) {
     assert_eq!(store.read_stream(&first, ReadStream::forwards(0, 10)).await.expect("read").len(), 1);
 }
 
+/// An event is found by its id in its own stream, and only there.
+pub async fn find_event_by_id(store: &dyn EventStore) {
+    let (stream, other) = (unique_stream("conformance-find"), unique_stream("conformance-find"));
+    let events = vec![numbered_event("Found", 0), numbered_event("Found", 1)];
+    let wanted = events[1].event_id;
+    store.append(&stream, ExpectedVersion::NoStream, events).await.expect("append");
+    let found = store.find_event(&stream, wanted).await.expect("find").expect("the event is found");
+    assert_eq!((found.event_id, found.stream_version, found.data["n"].as_u64()), (wanted, 1, Some(1)));
+    assert!(store.find_event(&other, wanted).await.expect("find").is_none(), "not in another stream");
+    assert!(store.find_event(&stream, Uuid::new_v4()).await.expect("find").is_none(), "an unknown id");
+}
+
 /// Appends the store cannot hold are refused before anything is written.
 pub async fn invalid_appends_are_refused(store: &dyn EventStore) {
     let stream = unique_stream("conformance-invalid");

@@ -23,7 +23,7 @@ use crate::port::EventStore;
 
 pub use appends::{
     append_and_read_back, concurrent_appends_conflict, conflict_fails_only_its_append, event_ids_are_unique,
-    expected_version_semantics, idempotent_retry, invalid_appends_are_refused,
+    expected_version_semantics, find_event_by_id, idempotent_retry, invalid_appends_are_refused,
 };
 pub use global_log::{global_log_filters, global_log_order, wait_for_new_events};
 pub use streams::{hash_chain_is_recomputable, large_event, read_stream_bounds_and_directions, verification_is_clean};
@@ -40,6 +40,7 @@ macro_rules! conformance_tests {
             conflict_fails_only_its_append,
             idempotent_retry,
             event_ids_are_unique,
+            find_event_by_id,
             invalid_appends_are_refused,
             read_stream_bounds_and_directions,
             global_log_order,

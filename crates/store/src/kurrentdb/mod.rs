@@ -108,6 +108,18 @@ impl EventStore for KurrentDbEventStore {
         Box::pin(async move { Ok(read::read_log(&self.client, after, limit, filter).await?) })
     }
 
+    fn find_event<'a>(
+        &'a self,
+        stream_id: &'a str,
+        event_id: uuid::Uuid,
+    ) -> BoxFuture<'a, Result<Option<RecordedEvent>, StoreError>> {
+        Box::pin(async move {
+            // No event-id index in KurrentDB: look among the stream's most recent events.
+            let tail = self.read_stream(stream_id, ReadStream::backwards_from_end(crate::port::FIND_EVENT_WINDOW));
+            Ok(tail.await?.into_iter().find(|event| event.event_id == event_id))
+        })
+    }
+
     fn head_position(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move { Ok(read::head_position(&self.client).await?) })
     }

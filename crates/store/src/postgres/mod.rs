@@ -177,6 +177,14 @@ impl EventStore for PgEventStore {
         Box::pin(read::read_all(&self.inner.pool, after, limit, filter))
     }
 
+    fn find_event<'a>(
+        &'a self,
+        stream_id: &'a str,
+        event_id: uuid::Uuid,
+    ) -> BoxFuture<'a, Result<Option<RecordedEvent>, StoreError>> {
+        Box::pin(read::find_event(&self.inner.pool, stream_id, event_id))
+    }
+
     fn head_position(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move {
             let head = read::log_head(&self.inner.pool).await?;

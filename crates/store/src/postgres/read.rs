@@ -105,6 +105,22 @@ pub(super) async fn read_all(
     Ok(LogSlice { events, last_position })
 }
 
+const FIND_EVENT: &str = "\
+    select position, event_id, stream_id, stream_version, event_type, schema_version, data, metadata,
+           recorded_at, hash
+      from events
+     where event_id = $1 and stream_id = $2";
+
+#[instrument(skip_all, fields(stream.id = %stream_id, event.id = %event_id))]
+pub(super) async fn find_event(
+    pool: &PgPool,
+    stream_id: &str,
+    event_id: uuid::Uuid,
+) -> Result<Option<RecordedEvent>, StoreError> {
+    let row = sqlx::query(FIND_EVENT).bind(event_id).bind(stream_id).fetch_optional(pool).await?;
+    row.as_ref().map(decode_event).transpose()
+}
+
 #[instrument(skip_all)]
 pub(super) async fn log_head(pool: &PgPool) -> Result<u64, StoreError> {
     let position: i64 = sqlx::query_scalar("select position from event_log_head").fetch_one(pool).await?;
