@@ -24,6 +24,46 @@ pub struct CommandConfig {
     pub max_batch: usize,
     /// Retries when another process appended to the stream first, or the store failed with an unknown outcome.
     pub retry: RetryPolicy,
+    /// Test builds only: every order runner passes this gate between its reservations and its decision, so a
+    /// test can run another runner of the same order in that window.
+    #[cfg(feature = "test-hooks")]
+    pub decision_gate: Option<DecisionGate>,
+}
+
+/// A gate a test holds closed: a runner that reaches it says so, then waits until the test lets one through.
+#[cfg(feature = "test-hooks")]
+#[derive(Debug, Clone)]
+pub struct DecisionGate {
+    reached: std::sync::Arc<tokio::sync::Notify>,
+    open: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+#[cfg(feature = "test-hooks")]
+impl Default for DecisionGate {
+    /// A closed gate.
+    fn default() -> Self {
+        DecisionGate { reached: Default::default(), open: std::sync::Arc::new(tokio::sync::Semaphore::new(0)) }
+    }
+}
+
+#[cfg(feature = "test-hooks")]
+impl DecisionGate {
+    /// Waits until a runner has reached the gate.
+    pub async fn reached(&self) {
+        self.reached.notified().await;
+    }
+
+    /// Lets one waiting (or the next) runner through.
+    pub fn let_one_through(&self) {
+        self.open.add_permits(1);
+    }
+
+    pub(crate) async fn pass(&self) {
+        self.reached.notify_one();
+        if let Ok(permit) = self.open.acquire().await {
+            permit.forget();
+        }
+    }
 }
 
 impl Default for CommandConfig {
@@ -35,6 +75,8 @@ impl Default for CommandConfig {
             catalog_max_age: Duration::from_secs(1),
             max_batch: 256,
             retry: RetryPolicy::default(),
+            #[cfg(feature = "test-hooks")]
+            decision_gate: None,
         }
     }
 }

@@ -45,6 +45,8 @@ mod stream;
 mod writer;
 
 pub use batch::{Outcome, Recorded};
+#[cfg(feature = "test-hooks")]
+pub use config::DecisionGate;
 pub use config::{CommandConfig, RetryPolicy};
 pub use context::{Clock, CommandContext, IdempotentRun, SystemClock};
 pub use engine::{Commands, InventoryOutcome, OrderOutcome, ProductOutcome, Stats};

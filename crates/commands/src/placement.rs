@@ -4,8 +4,8 @@
 //! 2. Append `OrderPlaced` (stream must not exist; the client may choose the order id).
 //! 3. Reserve every line on `inventory-{sku}`, lines of different SKUs concurrently, each through its SKU's
 //!    writer (so hot SKUs are batched, never retried into a storm). A reservation is idempotent per order.
-//! 4. All reserved: append `OrderConfirmed { reserved_until = now + reservation TTL }`. Otherwise release what was
-//!    reserved (reason `rejected`), then append `OrderRejected { shortages }`.
+//! 4. All reserved: append `OrderConfirmed { reserved_until = now + reservation TTL }`. Otherwise append
+//!    `OrderRejected { shortages }`, then release what was reserved (reason `rejected`): decide before undoing.
 //!
 //! Every step is an event and every step is repeatable, so [`Commands::resume_pending_order`] (for the recovery
 //! worker) finishes an order a crash left `pending` by running steps 3-4 again.
@@ -20,8 +20,10 @@
 //! cancelled meanwhile), the order's history wins: the process settles the order's inventory effects (releasing
 //! what it reserved) and reports the order as it stands.
 //!
-//! Steps 3-4 for one order must not run twice at once (a rejection releasing what a concurrent confirmation
-//! counts on): the recovery worker should only resume orders pending for longer than a request can take.
+//! **Two runners of one order** (a request and the order process, two nodes) are safe: reservations are
+//! idempotent per order, and the decision is appended to the order's stream before any hold is released, so the
+//! runner that loses the race finds the order decided and settles the holds from its history (a confirmed order
+//! keeps them, a rejected one releases them). No runner releases a hold on a guess.
 
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
@@ -171,15 +173,26 @@ impl Commands {
                 Err(error) => return Err(error),
             }
         }
+        #[cfg(feature = "test-hooks")]
+        if let Some(gate) = &self.config.decision_gate {
+            gate.pass().await;
+        }
+        // Decide before undoing: the outcome goes on the order's own stream first (optimistic concurrency), and
+        // the holds follow from it. A runner that loses the race (another one decided first) releases nothing
+        // itself; it settles whatever the order's history says.
         if shortages.is_empty() {
             let confirmed = self.on_order(context, order_id, OrderCommand::ConfirmOrder { reserved_until }, None).await;
             return self.decided(context, order_id, confirmed.map(Placement::Confirmed)).await;
         }
-        self.release_lines(context, order_id, order.lines(), ReleaseReason::Rejected).await?;
         let command = OrderCommand::RejectOrder { shortages: shortages.clone() };
-        let rejected = self.on_order(context, order_id, command, None).await;
-        let rejected = rejected.map(|outcome| Placement::Rejected { order_id, shortages, outcome });
-        self.decided(context, order_id, rejected).await
+        match self.on_order(context, order_id, command, None).await {
+            Ok(outcome) => {
+                let context = outcome.first_event_id().map_or_else(|| context.clone(), |id| context.caused_by(id));
+                self.release_lines(&context, order_id, order.lines(), ReleaseReason::Rejected).await?;
+                Ok(Placement::Rejected { order_id, shortages, outcome })
+            }
+            Err(error) => self.decided(context, order_id, Err(error)).await,
+        }
     }
 
     /// The process's answer; when the order was decided by someone else meanwhile (cancelled while pending),

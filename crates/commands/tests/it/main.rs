@@ -8,5 +8,6 @@ mod lifecycle;
 mod placement;
 mod postgres;
 mod repeats;
+mod runners;
 mod scenarios;
 mod writers;
