@@ -17,6 +17,9 @@ use crate::error::CommandError;
 use crate::stream::{decode, READ_PAGE};
 use crate::writer::Shared;
 
+/// What a command on an `A` stream did.
+type AggregateOutcome<A> = Outcome<<A as Aggregate>::State, <A as Aggregate>::Event>;
+
 /// Whether an answer needs checking against the log: the store said an earlier attempt is recorded, or an
 /// earlier attempt may have appended and this attempt recorded nothing new.
 pub(crate) fn needs_lookup<A: Aggregate>(context: &CommandContext, answer: &Answer<A>) -> bool {
@@ -33,7 +36,7 @@ pub(crate) async fn earlier_outcome<A: Aggregate>(
     shared: &Shared<A>,
     stream_id: &str,
     context: &CommandContext,
-) -> Result<Option<Outcome<A::State, A::Event>>, CommandError> {
+) -> Result<Option<AggregateOutcome<A>>, CommandError> {
     let store = shared.store.as_ref();
     let Some(first) = store.find_event(stream_id, context.event_id(stream_id, 0)).await? else {
         return Ok(None);
