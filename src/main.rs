@@ -11,6 +11,7 @@
 mod audit;
 mod config;
 mod demo;
+mod order_process;
 mod private_postgres;
 mod progress;
 mod telemetry;
@@ -121,7 +122,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             demo::seed(&commands).await.context("add demo data")?;
         }
 
-        // Background tasks: the projector, the order workers and the idempotency-key purge, stopped together.
+        // Background tasks: the projector, the order process and the idempotency-key purge, stopped together.
         let (stop, stopped) = watch::channel(false);
         let background = [
             tokio::spawn({
@@ -133,7 +134,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
                     }
                 }
             }),
-            tokio::spawn(workers::run(commands.clone(), projector.clone(), pool.clone(), stopped.clone())),
+            tokio::spawn(tally_projections::follow(
+                order_process::OrderProcess::new(commands.clone(), pool.clone()),
+                Arc::clone(&store),
+                (*pool.connect_options()).clone(),
+                ProjectorOptions::default(),
+                stopped.clone(),
+            )),
             tokio::spawn(workers::purge_idempotency_keys(pool.clone(), stopped)),
         ];
 

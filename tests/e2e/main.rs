@@ -4,7 +4,9 @@
 
 mod harness;
 mod order_expiry;
+mod order_process;
 mod orders_crash;
 mod private_cluster;
 mod projectors;
 mod read_your_writes;
+mod two_nodes;

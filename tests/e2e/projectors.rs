@@ -96,11 +96,13 @@ async fn assert_read_models_match(base: &str, pool: &PgPool, written: &Written) 
 
     let log_head: i64 = sqlx::query_scalar("select position from event_log_head").fetch_one(pool).await.unwrap();
     assert_eq!(log_head as u64, head, "GET /v1/projections reports another head than the log");
-    let checkpoints: Vec<(String, i64, Option<i64>)> =
-        sqlx::query_as("select name, position, failed_position from projections order by name")
-            .fetch_all(pool)
-            .await
-            .unwrap();
+    // The read models' rows (the table also holds the order process's checkpoint, a follower of the log too).
+    let checkpoints: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+        "select name, position, failed_position from projections where name <> 'order-process' order by name",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
     assert_eq!(checkpoints.len(), PROJECTIONS.len(), "{checkpoints:?}");
     for (name, position, failed) in &checkpoints {
         assert_eq!((*position, *failed), (log_head, None), "checkpoint of {name} (log head {log_head})");

@@ -6,23 +6,36 @@
 //! projection stops at it with its position and error recorded. Nothing is skipped.
 
 use sqlx::{Connection, PgConnection};
-use tally_store::RecordedEvent;
+use tally_store::{LogFilter, RecordedEvent};
 use tracing::{info, instrument};
 
 use crate::checkpoint;
 use crate::error::ProjectionError;
+use crate::follower::Follower;
 use crate::models::ReadModel;
 
-/// What became of a batch.
-#[derive(Debug, Clone)]
-pub(crate) enum Outcome {
-    /// Applied and committed: the checkpoint is now at this position.
-    Applied(u64),
-    /// The checkpoint was not where the batch started (another holder, or a rebuild's swap, moved it): nothing
-    /// was applied; continue from this position.
-    Moved(u64),
-    /// The event at `position` cannot be applied; every event before it was.
-    Poisoned { position: u64, error: ProjectionError },
+pub(crate) use crate::follower::Applied as Outcome;
+
+/// A read model follows the log one transaction per batch: its rows and its checkpoint commit together.
+impl Follower for ReadModel {
+    fn name(&self) -> &'static str {
+        ReadModel::name(*self)
+    }
+
+    fn filter(&self) -> LogFilter {
+        ReadModel::filter(*self)
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        holder: &str,
+        from: u64,
+        to: u64,
+        events: &[RecordedEvent],
+    ) -> Result<Outcome, ProjectionError> {
+        apply(conn, *self, holder, from, to, events).await
+    }
 }
 
 /// Applies `events` (read after `from`, examined up to `to`) and moves the checkpoint from `from` to `to`.
@@ -56,17 +69,17 @@ async fn apply_once(
     events: &[RecordedEvent],
 ) -> Result<Outcome, ProjectionError> {
     let mut tx = conn.begin().await?;
-    let stored = checkpoint::lock(&mut tx, model).await?;
+    let stored = checkpoint::lock(&mut tx, model.name()).await?;
     if stored != from {
         tx.rollback().await?;
         info!(projection = %model, expected = from, found = stored, "checkpoint moved by someone else; resuming there");
         return Ok(Outcome::Moved(stored));
     }
     model.apply(&mut tx, events).await?;
-    checkpoint::advance(&mut tx, model, to, holder).await?;
+    checkpoint::advance(&mut tx, model.name(), to, holder).await?;
     tx.commit().await?;
     crate::visibility::record(model, events.iter().map(|event| event.recorded_at), chrono::Utc::now());
-    Ok(Outcome::Applied(to))
+    Ok(Outcome::Through(to))
 }
 
 /// Applies the events one per transaction until one fails.
@@ -80,14 +93,14 @@ async fn isolate(
     let mut position = from;
     for event in events {
         match apply_once(conn, model, holder, position, event.position, std::slice::from_ref(event)).await {
-            Ok(Outcome::Applied(applied)) => position = applied,
+            Ok(Outcome::Through(applied)) => position = applied,
             Ok(other) => return Ok(other),
             Err(error) if error.is_transient() => return Err(error),
             Err(error) => return Ok(Outcome::Poisoned { position: event.position, error }),
         }
     }
     // Every event applied alone: the batch's failure did not come from one event. Go on from here.
-    Ok(Outcome::Applied(position))
+    Ok(Outcome::Through(position))
 }
 
 #[cfg(test)]
@@ -112,7 +125,7 @@ mod tests {
         checkpoint::ensure_rows(&mut *conn, &[ReadModel::Products]).await.expect("rows");
 
         let first = apply(&mut conn, ReadModel::Products, "holder", 0, 1, &events).await.expect("apply");
-        assert!(matches!(first, Outcome::Applied(1)), "{first:?}");
+        assert!(matches!(first, Outcome::Through(1)), "{first:?}");
         let zombie = apply(&mut conn, ReadModel::Products, "zombie", 0, 1, &events).await.expect("apply");
         assert!(matches!(zombie, Outcome::Moved(1)), "{zombie:?}");
 

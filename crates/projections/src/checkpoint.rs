@@ -1,4 +1,5 @@
-//! The `projections` table: each projection's checkpoint, failure and holder.
+//! The `projections` table: the checkpoint, failure and holder of each follower of the log (every projection,
+//! and the order process).
 //!
 //! The checkpoint row is the fence that makes every event apply exactly once. A batch transaction first locks the
 //! row (`for update`) and checks it holds the position the batch starts from; only then does it write read-model
@@ -71,29 +72,38 @@ pub(crate) async fn read_rows(
     Ok(rows)
 }
 
-/// One projection's row, created if missing.
-pub(crate) async fn read_row(conn: &mut PgConnection, model: ReadModel) -> Result<CheckpointRow, ProjectionError> {
-    ensure_rows(&mut *conn, &[model]).await?;
-    let rows = read_rows(&mut *conn, &[model]).await?;
-    rows.into_iter().next().ok_or_else(|| ProjectionError::UnknownProjection { name: model.name().to_owned() })
+/// One follower's row (a projection's, or another follower of the log's), created if missing.
+pub(crate) async fn read_row(conn: &mut PgConnection, name: &str) -> Result<CheckpointRow, ProjectionError> {
+    sqlx::query("insert into projections (name) values ($1) on conflict (name) do nothing")
+        .bind(name)
+        .execute(&mut *conn)
+        .await?;
+    let row = sqlx::query_as::<_, CheckpointRow>(
+        "select name, position, failed_position, failed_at, error, holder, heartbeat_at, updated_at
+           from projections where name = $1",
+    )
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.ok_or_else(|| ProjectionError::UnknownProjection { name: name.to_owned() })
 }
 
 /// Locks the projection's row until the end of the transaction and returns its position. Every writer of a
 /// projection's tables takes this lock first, so they never interleave.
-#[instrument(skip_all, fields(projection = %model))]
-pub(crate) async fn lock(conn: &mut PgConnection, model: ReadModel) -> Result<u64, ProjectionError> {
+#[instrument(skip_all, fields(projection = %name))]
+pub(crate) async fn lock(conn: &mut PgConnection, name: &str) -> Result<u64, ProjectionError> {
     let position: i64 = sqlx::query_scalar("select position from projections where name = $1 for update")
-        .bind(model.name())
+        .bind(name)
         .fetch_one(&mut *conn)
         .await?;
     Ok(u64::try_from(position).unwrap_or(0))
 }
 
 /// Moves the checkpoint (inside the batch's transaction, after [`lock`]) and records the holder's heartbeat.
-#[instrument(skip_all, fields(projection = %model, position))]
+#[instrument(skip_all, fields(projection = %name, position))]
 pub(crate) async fn advance(
     conn: &mut PgConnection,
-    model: ReadModel,
+    name: &str,
     position: u64,
     holder: &str,
 ) -> Result<(), ProjectionError> {
@@ -101,7 +111,7 @@ pub(crate) async fn advance(
         "update projections set position = $2, holder = $3, heartbeat_at = now(), updated_at = now()
           where name = $1",
     )
-    .bind(model.name())
+    .bind(name)
     .bind(column(position))
     .bind(holder)
     .execute(&mut *conn)
@@ -110,10 +120,10 @@ pub(crate) async fn advance(
 }
 
 /// Records that `holder` holds the lease and is alive.
-#[instrument(skip_all, fields(projection = %model))]
-pub(crate) async fn heartbeat(conn: &mut PgConnection, model: ReadModel, holder: &str) -> Result<(), ProjectionError> {
+#[instrument(skip_all, fields(projection = %name))]
+pub(crate) async fn heartbeat(conn: &mut PgConnection, name: &str, holder: &str) -> Result<(), ProjectionError> {
     sqlx::query("update projections set holder = $2, heartbeat_at = now() where name = $1")
-        .bind(model.name())
+        .bind(name)
         .bind(holder)
         .execute(&mut *conn)
         .await?;
@@ -121,10 +131,10 @@ pub(crate) async fn heartbeat(conn: &mut PgConnection, model: ReadModel, holder:
 }
 
 /// Stops the projection at the poison event at `position`, with the error that stopped it.
-#[instrument(skip_all, fields(projection = %model, position))]
+#[instrument(skip_all, fields(projection = %name, position))]
 pub(crate) async fn record_failure(
     conn: &mut PgConnection,
-    model: ReadModel,
+    name: &str,
     position: u64,
     error: &str,
 ) -> Result<(), ProjectionError> {
@@ -132,7 +142,7 @@ pub(crate) async fn record_failure(
         "update projections set failed_position = $2, failed_at = now(), error = $3, updated_at = now()
           where name = $1",
     )
-    .bind(model.name())
+    .bind(name)
     .bind(column(position))
     .bind(error)
     .execute(&mut *conn)

@@ -1,4 +1,5 @@
-//! Leases: at most one runner processes a projection at a time, whichever process it lives in.
+//! Leases: at most one runner processes a projection (or any follower of the log) at a time, whichever process it
+//! lives in.
 //!
 //! A lease is a session-level PostgreSQL advisory lock (`pg_try_advisory_lock`) held by the worker's own
 //! connection, the same connection its batch transactions run on. When the holder dies, its connection closes and
@@ -29,9 +30,9 @@ const LEASE_NAMESPACE: i32 = 0x7461_6c6c;
 /// The first key of every rebuild lock (`'talr'`).
 const REBUILD_NAMESPACE: i32 = 0x7461_6c72;
 
-/// The advisory lock keys of a projection's lease: the namespace and a stable 31-bit hash of its name (FNV-1a).
-pub(crate) fn lease_key(model: ReadModel) -> (i32, i32) {
-    (LEASE_NAMESPACE, name_hash(model.name()))
+/// The advisory lock keys of a follower's lease: the namespace and a stable 31-bit hash of its name (FNV-1a).
+pub(crate) fn lease_key(name: &str) -> (i32, i32) {
+    (LEASE_NAMESPACE, name_hash(name))
 }
 
 /// The advisory lock keys that keep two rebuilds of one projection apart.
@@ -94,7 +95,7 @@ pub(crate) async fn unlock(conn: &mut PgConnection, key: (i32, i32)) -> Result<(
 /// Whether some session of this database holds the lease of `model` right now.
 #[instrument(skip_all, fields(projection = %model))]
 pub(crate) async fn is_held(executor: impl PgExecutor<'_>, model: ReadModel) -> Result<bool, ProjectionError> {
-    let (key1, key2) = lease_key(model);
+    let (key1, key2) = lease_key(model.name());
     // advisory locks are per database; the two-key form shows up with objsubid 2.
     let held: bool = sqlx::query_scalar(
         "select exists (
@@ -116,12 +117,12 @@ mod tests {
 
     #[test]
     fn keys_are_stable_positive_and_distinct() {
-        let keys: Vec<(i32, i32)> = ReadModel::ALL.into_iter().map(lease_key).collect();
+        let keys: Vec<(i32, i32)> = ReadModel::ALL.into_iter().map(|model| lease_key(model.name())).collect();
         for (i, key) in keys.iter().enumerate() {
             assert!(key.1 >= 0);
             assert!(!keys[..i].contains(key));
         }
         assert_eq!(name_hash("products"), name_hash("products"));
-        assert_ne!(lease_key(ReadModel::Orders), rebuild_key(ReadModel::Orders));
+        assert_ne!(lease_key(ReadModel::Orders.name()), rebuild_key(ReadModel::Orders));
     }
 }

@@ -12,7 +12,9 @@
 //! # Layout
 //!
 //! - [`runner`]: the `Projector` and its `ProjectorOptions`: run, wait for a position, retry.
-//! - `worker`: one projection's loop: lease, read a batch, apply it, wait for news; poison handling.
+//! - [`follower`]: the `Follower` trait every reader of the log implements (each read model, the order process)
+//!   and [`follower::follow`], which runs one under a lease from its checkpoint.
+//! - `worker`: one follower's loop: lease, read a batch, apply it, wait for news; poison handling.
 //! - `batch`: one batch in one transaction, fenced by the checkpoint row; isolating a poison event.
 //! - `checkpoint`: the `projections` table (checkpoints, failures, holders).
 //! - `lease`: session advisory locks, so one runner at a time processes each projection.
@@ -26,6 +28,7 @@
 mod batch;
 mod checkpoint;
 pub mod error;
+pub mod follower;
 mod lease;
 pub mod models;
 pub mod read;
@@ -36,6 +39,7 @@ pub mod visibility;
 mod worker;
 
 pub use error::ProjectionError;
+pub use follower::{follow, move_checkpoint, Applied, Follower};
 pub use models::ReadModel;
 pub use rebuild::{RebuildPhase, RebuildProgress};
 pub use runner::{Projector, ProjectorOptions};

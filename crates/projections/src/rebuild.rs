@@ -301,7 +301,7 @@ impl Projector {
         let mut tx = conn.begin().await?;
         let lock_timeout = format!("{}ms", self.options().swap_lock_timeout.as_millis().max(1));
         sqlx::query("select set_config('lock_timeout', $1, true)").bind(lock_timeout).execute(&mut *tx).await?;
-        checkpoint::lock(&mut tx, run.model).await?;
+        checkpoint::lock(&mut tx, run.model.name()).await?;
         while self.replay_batch(&mut tx, run).await? {}
         sqlx::query("select set_config('search_path', $1, true)").bind(&run.live).execute(&mut *tx).await?;
         let retired = format!("tally_retired_{}", run.model.name());

@@ -127,7 +127,7 @@ impl Projector {
         let mut tasks = JoinSet::new();
         for &model in &self.inner.models {
             let worker = Worker {
-                model,
+                follower: model,
                 store: Arc::clone(&self.inner.store),
                 connect: connect.clone(),
                 options: self.inner.options.clone(),

@@ -1,5 +1,6 @@
-//! One projection's worker: wait for the lease, then follow the global log in batches until shutdown, a lost
-//! connection (retry with backoff, lease again), or a poison event (record it and stand by).
+//! One follower's worker (a projection's, the order process's): wait for the lease, then follow the global log in
+//! batches until shutdown, a lost connection (retry with backoff, lease again), or a poison event (record it and
+//! stand by).
 //!
 //! The worker wakes on new events through the store's `wait_for_position_after` (LISTEN/NOTIFY on PostgreSQL, a
 //! subscription on KurrentDB), with `poll_interval` as the fallback when a wake-up is missed. Reads are paced
@@ -14,17 +15,16 @@ use tally_store::EventStore;
 use tokio::sync::watch;
 use tracing::{error, info, instrument, warn};
 
-use crate::batch::{self, Outcome};
 use crate::checkpoint;
 use crate::error::{backoff, ProjectionError};
+use crate::follower::{Applied, Follower};
 use crate::lease;
-use crate::models::ReadModel;
 use crate::runner::ProjectorOptions;
 
-/// Everything a worker needs; cheap to clone per projection.
+/// Everything a worker needs; cheap to clone per follower.
 #[derive(Clone)]
-pub(crate) struct Worker {
-    pub(crate) model: ReadModel,
+pub(crate) struct Worker<F: Follower> {
+    pub(crate) follower: F,
     pub(crate) store: Arc<dyn EventStore>,
     pub(crate) connect: PgConnectOptions,
     pub(crate) options: ProjectorOptions,
@@ -39,9 +39,9 @@ enum Ended {
     Failed,
 }
 
-impl Worker {
+impl<F: Follower> Worker<F> {
     /// Runs until `shutdown` turns true.
-    #[instrument(skip_all, fields(projection = %self.model, holder = %self.options.holder))]
+    #[instrument(skip_all, fields(projection = %self.follower.name(), holder = %self.options.holder))]
     pub(crate) async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut attempt = 0;
         loop {
@@ -52,7 +52,7 @@ impl Worker {
                 Ok(()) => return,
                 Err(error) => {
                     attempt += 1;
-                    warn!(projection = %self.model, error = %error.describe(), attempt, "projector session ended; retrying");
+                    warn!(projection = %self.follower.name(), error = %error.describe(), attempt, "projector session ended; retrying");
                 }
             }
             if sleep_or_shutdown(&mut shutdown, backoff(attempt)).await {
@@ -65,13 +65,14 @@ impl Worker {
     /// and processes batches while it holds it. `Ok` on shutdown; `Err` when the connection or the store fails.
     /// `attempt` (the retries since the last progress) is reset once a batch commits.
     async fn session(&self, shutdown: &mut watch::Receiver<bool>, attempt: &mut u32) -> Result<(), ProjectionError> {
-        let mut conn = lease::connect(&self.connect, self.model.name()).await?;
+        let name = self.follower.name();
+        let mut conn = lease::connect(&self.connect, name).await?;
         lease::arm_idle_timeouts(&mut conn).await;
-        let key = lease::lease_key(self.model);
+        let key = lease::lease_key(name);
         loop {
             loop {
                 // A failed projection stays stopped (no holder) until a retry or a rebuild clears the failure.
-                let failed = checkpoint::read_row(&mut conn, self.model).await?.failure().is_some();
+                let failed = checkpoint::read_row(&mut conn, name).await?.failure().is_some();
                 if !failed && lease::try_lock(&mut conn, key).await? {
                     break;
                 }
@@ -79,12 +80,12 @@ impl Worker {
                     return Ok(());
                 }
             }
-            info!(projection = %self.model, holder = %self.options.holder, "lease acquired");
-            checkpoint::heartbeat(&mut conn, self.model, &self.options.holder).await?;
+            info!(projection = %name, holder = %self.options.holder, "lease acquired");
+            checkpoint::heartbeat(&mut conn, name, &self.options.holder).await?;
             let ended = self.follow(&mut conn, shutdown, attempt).await?;
             // Hand the lease over at once rather than when the connection closes.
             lease::unlock(&mut conn, key).await?;
-            info!(projection = %self.model, "lease released");
+            info!(projection = %name, "lease released");
             if let Ended::Shutdown = ended {
                 return Ok(());
             }
@@ -98,8 +99,10 @@ impl Worker {
         shutdown: &mut watch::Receiver<bool>,
         attempt: &mut u32,
     ) -> Result<Ended, ProjectionError> {
-        let filter = self.model.filter();
-        let mut position = checkpoint::read_row(conn, self.model).await?.position();
+        let name = self.follower.name();
+        let filter = self.follower.filter();
+        let stored = checkpoint::read_row(conn, name).await?.position();
+        let mut position = self.follower.resume(stored).await?;
         let mut last_heartbeat = Instant::now();
         // When the previous read started, and whether it filled a batch (then the next one does not wait).
         let mut last_read: Option<Instant> = None;
@@ -118,8 +121,9 @@ impl Worker {
             let slice = self.store.read_all(position, self.options.batch_size, &filter).await?;
             catching_up = slice.events.len() >= self.options.batch_size;
             if slice.events.is_empty() && slice.last_position <= position {
+                self.follower.tick(conn, &self.options.holder).await?;
                 if last_heartbeat.elapsed() >= self.options.heartbeat_interval {
-                    checkpoint::heartbeat(conn, self.model, &self.options.holder).await?;
+                    checkpoint::heartbeat(conn, name, &self.options.holder).await?;
                     last_heartbeat = Instant::now();
                 }
                 let wait = self.store.wait_for_position_after(position, self.options.poll_interval);
@@ -130,21 +134,21 @@ impl Worker {
                 continue;
             }
             let outcome =
-                batch::apply(conn, self.model, &self.options.holder, position, slice.last_position, &slice.events)
-                    .await?;
+                self.follower.apply(conn, &self.options.holder, position, slice.last_position, &slice.events).await?;
+            self.follower.tick(conn, &self.options.holder).await?;
             match outcome {
-                Outcome::Applied(applied) => {
+                Applied::Through(applied) => {
                     position = applied;
                     *attempt = 0;
                     last_heartbeat = Instant::now();
                     self.applied.send_modify(|count| *count = count.wrapping_add(1));
                 }
-                Outcome::Moved(stored) => position = stored,
-                Outcome::Poisoned { position: poison, error: cause } => {
+                Applied::Moved(stored) => position = self.follower.resume(stored).await?,
+                Applied::Poisoned { position: poison, error: cause } => {
                     let text = cause.describe();
-                    error!(projection = %self.model, position = poison, error = %text,
+                    error!(projection = %name, position = poison, error = %text,
                         "poison event: the projection stops here until it is rebuilt or retried");
-                    checkpoint::record_failure(conn, self.model, poison, &text).await?;
+                    checkpoint::record_failure(conn, name, poison, &text).await?;
                     self.applied.send_modify(|count| *count = count.wrapping_add(1));
                     return Ok(Ended::Failed);
                 }

@@ -119,28 +119,7 @@ pub async fn order(pool: &PgPool, order_id: Uuid) -> Result<Option<OrderRow>, Re
     Ok(rows.pop())
 }
 
-/// For the recovery worker: orders still `pending` that were placed before `older_than` (so no request is still
-/// working on them), oldest first, at most `limit`.
-#[instrument(skip_all, fields(older_than = %older_than, limit))]
-pub async fn orders_pending_since(
-    pool: &PgPool,
-    older_than: DateTime<Utc>,
-    limit: u32,
-) -> Result<Vec<OrderId>, ReadError> {
-    let ids: Vec<Uuid> = sqlx::query_scalar(
-        "select order_id from orders
-          where status = 'pending' and placed_at < $1
-          order by placed_at, order_id
-          limit $2",
-    )
-    .bind(older_than)
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await?;
-    Ok(ids.into_iter().map(OrderId::from).collect())
-}
-
-/// For the expiry worker: `confirmed` (so not fully paid) orders whose `reserved_until` is before `now`, the
+/// For the order process's expiry: `confirmed` (so not fully paid) orders whose `reserved_until` is before `now`, the
 /// longest overdue first, at most `limit`. The worker's command re-checks against the order's own stream.
 #[instrument(skip_all, fields(now = %now, limit))]
 pub async fn orders_confirmed_unpaid_past(
@@ -159,35 +138,6 @@ pub async fn orders_confirmed_unpaid_past(
     .fetch_all(pool)
     .await?;
     Ok(ids.into_iter().map(OrderId::from).collect())
-}
-
-/// For the recovery worker at start-up: orders (in any status) last changed at or after `since`, in
-/// `(updated_at, order_id)` order after the keyset `after`, at most `limit`. Walk pages by passing the last row.
-#[instrument(skip_all, fields(since = %since, limit))]
-pub async fn orders_updated_since(
-    pool: &PgPool,
-    since: DateTime<Utc>,
-    after: Option<(OrderId, DateTime<Utc>)>,
-    limit: u32,
-) -> Result<Vec<(OrderId, DateTime<Utc>)>, ReadError> {
-    let (after_id, after_at) = match after {
-        Some((order_id, updated_at)) => (Some(order_id.as_uuid()), Some(updated_at)),
-        None => (None, None),
-    };
-    let rows: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
-        "select order_id, updated_at from orders
-          where updated_at >= $1
-            and ($2::timestamptz is null or (updated_at, order_id) > ($2, $3))
-          order by updated_at, order_id
-          limit $4",
-    )
-    .bind(since)
-    .bind(after_at)
-    .bind(after_id)
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|(order_id, updated_at)| (OrderId::from(order_id), updated_at)).collect())
 }
 
 /// Loads the lines of `orders` with one query and hands each order its lines in line order.
