@@ -5,6 +5,7 @@
 mod harness;
 mod order_expiry;
 mod orders_crash;
+mod outage;
 mod private_cluster;
 mod projectors;
 mod read_your_writes;

@@ -7,7 +7,8 @@
 //!
 //! Each append is judged on its own: a conflict fails only that append. Several events of one append are in the
 //! same transaction, so they are all written or none is; a failure of the transaction fails every append in it
-//! (the callers retry idempotently), never reports a false success.
+//! (the callers retry idempotently), never reports a false success. When a batch finds the database unreachable,
+//! the appends that queued meanwhile fail with it at once instead of waiting for an attempt of their own.
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
