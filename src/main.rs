@@ -28,6 +28,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tally_commands::{CommandConfig, Commands};
 use tally_projections::{Projector, ProjectorOptions, ReadModel};
 use tally_store::{EventStore, PgEventStore, PgStoreOptions};
@@ -260,8 +261,32 @@ where
     outcome.and(stopped)
 }
 
+/// How long a request waits for a read-model connection before it fails (503). With the database down, sqlx keeps
+/// retrying a refused connection until this deadline, so it is how long a query takes to fail during an outage:
+/// within the 2 s the API promises, far above a healthy pool's waits (docs/decisions.md, 2026-12-04). The event
+/// store's pool has the same default (`PgStoreOptions::acquire_timeout`).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long start-up waits for a database that refuses connections (one starting beside Tally).
+const STARTUP_WAIT: Duration = Duration::from_secs(30);
+
+/// The read-model pool, once the database accepts a connection (waiting up to [`STARTUP_WAIT`]; any other error,
+/// a wrong password say, fails at once).
 async fn connect(url: &str) -> Result<PgPool> {
-    PgPoolOptions::new().max_connections(32).connect(url).await.context("connect to PostgreSQL")
+    let pool = PgPoolOptions::new()
+        .max_connections(32)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy(url)
+        .context("parse the PostgreSQL URL")?;
+    let deadline = Instant::now() + STARTUP_WAIT;
+    loop {
+        match pool.acquire().await {
+            Ok(_) => return Ok(pool),
+            Err(sqlx::Error::PoolTimedOut) if Instant::now() < deadline => {
+                tracing::info!("waiting for PostgreSQL to accept connections");
+            }
+            Err(error) => return Err(error).context("connect to PostgreSQL"),
+        }
+    }
 }
 
 /// The event store: `EVENT_STORE_URL` when given, else the PostgreSQL database itself. The store keeps its own pool,

@@ -6,6 +6,7 @@ mod harness;
 mod order_expiry;
 mod order_process;
 mod orders_crash;
+mod outage;
 mod private_cluster;
 mod projectors;
 mod read_your_writes;

@@ -12,7 +12,7 @@
 //! - `idempotency`: the `Idempotency-Key` contract of every POST, and `purge_expired_idempotency_keys`.
 //! - `extract`: `ApiJson`, `ApiQuery`, `ApiPath`: axum's extractors with problem+json rejections.
 //! - `metrics`: `/metrics` in Prometheus' text format, and the middleware that counts HTTP requests.
-//! - `ops`: `/healthz` (the process answers), `/readyz` (the database, the event store and the projections) and
+//! - `ops`: `/healthz` (the process answers), `/readyz` (the database and the event store answer promptly) and
 //!   `/openapi.json` (the OpenAPI 3.1 document of the whole API, `crates/api/openapi.json`, checked against the
 //!   router by `ops`'s tests).
 //! - `problem`: RFC 9457 `application/problem+json` errors, one stable `type` per kind.

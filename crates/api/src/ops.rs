@@ -13,6 +13,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use std::future::Future;
+use std::time::Duration;
 use tally_projections::ProjectionState;
 
 /// The OpenAPI 3.1 document of the whole HTTP API.
@@ -33,33 +35,62 @@ async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process can do useful work: the database and the event store answer, and no projection has stopped on a
-/// poison event.
+/// How long `/readyz` waits for its checks. A dependency that has not answered by then counts as unreachable, so
+/// an orchestrator gets its answer within a second even while the pools wait for connections (their acquire
+/// timeout is 1 s): "answered promptly" is part of "can serve".
+const READINESS_DEADLINE: Duration = Duration::from_millis(750);
+
+/// The node can serve: the database and the event store answer within [`READINESS_DEADLINE`] (checked at the same
+/// time). Projections are reported, not judged: a read model stopped on a poison event is an operator's problem
+/// (`/v1/projections`, `/metrics`, the log) and must not take the write path of every node out of the load
+/// balancer, so the answer is 200 with `"projections": "failed"` and their names (docs/decisions.md, 2026-12-04).
 async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
-    sqlx::query("select 1").execute(&state.pool).await.map_err(|error| {
-        tracing::warn!(%error, "readiness check: database unreachable");
-        Problem::new(ProblemKind::Unavailable, "the database is not reachable").with_retry_after(1)
-    })?;
-    let position = state.store.head_position().await.map_err(|error| {
-        tracing::warn!(%error, "readiness check: event store unreachable");
-        Problem::new(ProblemKind::Unavailable, "the event store is not reachable").with_retry_after(1)
-    })?;
-    let statuses = state.projector.status().await.map_err(|error| {
-        tracing::warn!(%error, "readiness check: projection status unreadable");
-        Problem::new(ProblemKind::Unavailable, "the projections' status is not readable").with_retry_after(1)
-    })?;
-    let failed: Vec<&str> =
-        statuses.iter().filter(|s| s.state == ProjectionState::Failed).map(|s| s.name.as_str()).collect();
-    if !failed.is_empty() {
-        return Err(Problem::new(ProblemKind::Unavailable, format!("projections failed: {}", failed.join(", ")))
-            .with_extension("failed_projections", json!(failed)));
+    let (database, event_store, projections) = tokio::join!(
+        within_deadline(sqlx::query("select 1").execute(&state.pool)),
+        within_deadline(state.store.head_position()),
+        within_deadline(state.projector.status()),
+    );
+    if let Err(error) = database {
+        tracing::warn!(error = %error, "readiness check: database unreachable");
+        return Err(not_ready("the database is not reachable"));
     }
-    Ok(Json(json!({
+    let position = event_store.map_err(|error| {
+        tracing::warn!(error = %error, "readiness check: event store unreachable");
+        not_ready("the event store is not reachable")
+    })?;
+    let mut body = json!({
         "status": "ready",
         "database": "ok",
         "event_store": { "status": "ok", "position": position },
-        "projections": "ok",
-    })))
+    });
+    match projections {
+        Ok(statuses) => {
+            let failed: Vec<&str> =
+                statuses.iter().filter(|s| s.state == ProjectionState::Failed).map(|s| s.name.as_str()).collect();
+            body["projections"] = json!(if failed.is_empty() { "ok" } else { "failed" });
+            if !failed.is_empty() {
+                body["failed_projections"] = json!(failed);
+            }
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "readiness check: projection status unreadable (readiness unaffected)");
+            body["projections"] = json!("unknown");
+        }
+    }
+    Ok(Json(body))
+}
+
+/// A readiness check's outcome, bounded by [`READINESS_DEADLINE`]; the error as text for the log.
+async fn within_deadline<T, E: std::error::Error>(check: impl Future<Output = Result<T, E>>) -> Result<T, String> {
+    match tokio::time::timeout(READINESS_DEADLINE, check).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(crate::error::cause_chain(&error)),
+        Err(_) => Err(format!("no answer within {} ms", READINESS_DEADLINE.as_millis())),
+    }
+}
+
+fn not_ready(detail: &str) -> Problem {
+    Problem::new(ProblemKind::Unavailable, detail).with_retry_after(1)
 }
 
 #[cfg(test)]
@@ -85,6 +116,7 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["database"], "ok");
         assert_eq!(body["event_store"]["position"], 0);
+        assert_eq!(body["projections"], "ok");
     }
 
     #[tokio::test]
@@ -97,6 +129,23 @@ mod tests {
         assert_eq!(body["type"], "/problems/unavailable");
         let (status, _, _) = get(app, "/healthz").await;
         assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_failed_projection_is_reported_but_leaves_the_node_ready() {
+        let state = crate::test_support::state().await;
+        state.projector.status().await.unwrap();
+        // What a projection stopped on a poison event records (`checkpoint::record_failure`).
+        sqlx::query(
+            "update projections set failed_position = 1, failed_at = now(), error = 'boom' where name = 'orders'",
+        )
+        .execute(&state.pool)
+        .await
+        .unwrap();
+        let (status, _, body) = get(crate::router(state), "/readyz").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["projections"], "failed");
+        assert_eq!(body["failed_projections"], json!(["orders"]));
     }
 
     /// The `(METHOD, path)` pairs of the OpenAPI document.

@@ -15,6 +15,7 @@
 
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
+use std::time::Instant;
 use tally_domain::Aggregate;
 use tally_store::{AppendResult, ExpectedVersion, NewEvent, StoreError};
 use tokio::sync::oneshot;
@@ -269,7 +270,8 @@ where
 }
 
 /// Appends, repeating the very same append (same event ids, same expected version: idempotent in the store) when
-/// the store failed with an unknown outcome. A conflict or a refusal is returned at once.
+/// the store failed with an unknown outcome, within the retry policy's time budget. A conflict or a refusal is
+/// returned at once.
 async fn append<A: Aggregate>(
     shared: &Shared<A>,
     stream_id: &str,
@@ -277,10 +279,11 @@ async fn append<A: Aggregate>(
     events: Vec<NewEvent>,
 ) -> Result<AppendResult, StoreError> {
     let retry = shared.config.retry;
+    let started = Instant::now();
     let mut failures = 0;
     loop {
         match shared.store.append(stream_id, expected, events.clone()).await {
-            Err(error) if error.is_unavailable() && failures < retry.max_retries => {
+            Err(error) if error.is_unavailable() && retry.retries_unavailable(failures, started.elapsed()) => {
                 failures += 1;
                 warn!(stream.id = %stream_id, error = %error, attempt = failures, "append failed, repeating it");
                 tokio::time::sleep(retry.delay(failures)).await;

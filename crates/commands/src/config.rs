@@ -89,15 +89,30 @@ pub struct RetryPolicy {
     pub max_retries: u32,
     pub base_delay: Duration,
     pub max_delay: Duration,
+    /// An append the store failed (unavailable, outcome unknown) is repeated only while less than this has passed
+    /// since its first try. A quick failure (one broken connection) is retried; an outage, where every try waits
+    /// for the store's connection timeout (1 s on PostgreSQL), is not retried into a command that answers past its
+    /// 2 s budget: the command fails (503) and the client retries with its Idempotency-Key.
+    pub unavailable_budget: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_retries: 8, base_delay: Duration::from_millis(2), max_delay: Duration::from_millis(250) }
+        RetryPolicy {
+            max_retries: 8,
+            base_delay: Duration::from_millis(2),
+            max_delay: Duration::from_millis(250),
+            unavailable_budget: Duration::from_millis(500),
+        }
     }
 }
 
 impl RetryPolicy {
+    /// Whether an append that the store failed, first tried `since` ago after `failures` failures, is repeated.
+    pub fn retries_unavailable(&self, failures: u32, since: Duration) -> bool {
+        failures < self.max_retries && since < self.unavailable_budget
+    }
+
     /// The wait before retry `attempt` (1 for the first retry), jittered.
     pub fn delay(&self, attempt: u32) -> Duration {
         let exponent = attempt.saturating_sub(1).min(20);
@@ -123,8 +138,12 @@ mod tests {
 
     #[test]
     fn delays_grow_and_stay_within_half_and_all_of_the_ceiling() {
-        let policy =
-            RetryPolicy { max_retries: 5, base_delay: Duration::from_millis(4), max_delay: Duration::from_millis(20) };
+        let policy = RetryPolicy {
+            max_retries: 5,
+            base_delay: Duration::from_millis(4),
+            max_delay: Duration::from_millis(20),
+            ..RetryPolicy::default()
+        };
         for _ in 0..200 {
             let first = policy.delay(1);
             assert!(first >= Duration::from_millis(2) && first <= Duration::from_millis(4), "{first:?}");
@@ -133,6 +152,14 @@ mod tests {
             let capped = policy.delay(30);
             assert!(capped >= Duration::from_millis(10) && capped <= Duration::from_millis(20), "{capped:?}");
         }
+    }
+
+    #[test]
+    fn an_unavailable_store_is_retried_only_within_the_budget() {
+        let policy = RetryPolicy { unavailable_budget: Duration::from_millis(500), ..RetryPolicy::default() };
+        assert!(policy.retries_unavailable(1, Duration::from_millis(20)));
+        assert!(!policy.retries_unavailable(1, Duration::from_millis(1_000)), "an outage is not retried past it");
+        assert!(!policy.retries_unavailable(policy.max_retries, Duration::ZERO), "nor past max_retries");
     }
 
     #[test]

@@ -105,10 +105,12 @@ fn is_transient_sqlx(error: &sqlx::Error) -> bool {
     }
 }
 
-/// How long to wait before the `attempt`-th retry (1-based): 100 ms doubling up to 5 s.
+/// How long to wait before the `attempt`-th retry (1-based): 100 ms doubling up to 1 s. The cap is what a
+/// projection may lag the database's return after an outage (it resumes from its checkpoint within about a
+/// second); the price is one connection attempt a second per projection while the database is away.
 pub(crate) fn backoff(attempt: u32) -> Duration {
     let millis = 100u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(6));
-    Duration::from_millis(millis.min(5_000))
+    Duration::from_millis(millis.min(1_000))
 }
 
 #[cfg(test)]
@@ -128,6 +130,7 @@ mod tests {
     fn backoff_grows_and_is_capped() {
         assert_eq!(backoff(1), Duration::from_millis(100));
         assert_eq!(backoff(2), Duration::from_millis(200));
-        assert_eq!(backoff(30), Duration::from_secs(5));
+        assert_eq!(backoff(4), Duration::from_millis(800));
+        assert_eq!(backoff(30), Duration::from_secs(1));
     }
 }

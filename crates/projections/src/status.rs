@@ -1,4 +1,5 @@
-//! Projection status for operators and `/readyz`: each projection's position, lag, state and holder.
+//! Projection status for operators (`/v1/projections`, `/metrics`, the `/readyz` body): each projection's position,
+//! lag, state and holder.
 //!
 //! The state comes from two facts: a recorded failure (`failed`), and whether some session holds the
 //! projection's lease right now (`running`, else `idle`: no runner has it, so it is not moving).

@@ -111,6 +111,7 @@ async fn a_rival_that_always_wins_makes_the_command_give_up_after_bounded_retrie
         max_retries: 3,
         base_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(4),
+        ..tally_commands::RetryPolicy::default()
     };
     let h = memory(CommandConfig { retry, ..config() });
     stocked(&h.commands, "TEE", 1999, &[("main", 10)]).await;

@@ -20,7 +20,7 @@ mod writer;
 
 use futures::future::BoxFuture;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +40,12 @@ pub struct PgStoreOptions {
     /// Pool size (used by [`PgEventStore::connect`]): the writer uses one connection at a time, the notification
     /// listener one, the notifier one now and then, readers the rest.
     pub max_connections: u32,
+    /// How long an append or a read waits for a connection (used by [`PgEventStore::connect`]) before it fails
+    /// with [`StoreError::Database`] (`PoolTimedOut`). With the database down, sqlx keeps retrying a refused
+    /// connection until this deadline, so it is how long every store call takes to fail during an outage: short
+    /// enough that a command answers 503 within its 2 s budget (docs/decisions.md, 2026-12-04), far above a
+    /// healthy pool's waits.
+    pub acquire_timeout: Duration,
     /// `statement_timeout` on the store's connections (set by [`PgEventStore::connect`]).
     pub statement_timeout: Duration,
     /// `idle_in_transaction_session_timeout` on the store's connections (set by [`PgEventStore::connect`]): a
@@ -58,6 +64,7 @@ impl Default for PgStoreOptions {
     fn default() -> Self {
         PgStoreOptions {
             max_connections: 10,
+            acquire_timeout: Duration::from_secs(1),
             statement_timeout: Duration::from_secs(30),
             idle_in_transaction_timeout: Duration::from_secs(10),
             max_batch_appends: 512,
@@ -88,6 +95,9 @@ impl std::fmt::Debug for PgEventStore {
 /// Appends queued for the writer before callers wait for room.
 const APPEND_QUEUE: usize = 4096;
 
+/// A pooled connection idle for at least this long is pinged before use (see [`PgEventStore::connect`]).
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
 impl PgEventStore {
     /// Connects a pool of its own to `url`, with the statement and idle-in-transaction timeouts set (and JIT
     /// compilation off) on every connection, and starts the writer and the notification tasks. The schema must be
@@ -102,8 +112,19 @@ impl PgEventStore {
         ]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
-            // No ping before each use: the writer closes a connection after any failure instead.
+            .acquire_timeout(options.acquire_timeout)
+            // No ping before each use of a busy connection (it would add a round trip to every group commit): the
+            // writer closes a connection after any failure instead. A connection that sat idle is pinged, since a
+            // database restart may have ended it: a dead one is then replaced instead of failing the next batch.
             .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(connect_options)
             .await?;
         Self::with_pool(pool, options).await

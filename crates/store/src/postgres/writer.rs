@@ -7,7 +7,8 @@
 //!
 //! Each append is judged on its own: a conflict fails only that append. Several events of one append are in the
 //! same transaction, so they are all written or none is; a failure of the transaction fails every append in it
-//! (the callers retry idempotently), never reports a false success.
+//! (the callers retry idempotently), never reports a false success. When a batch finds the database unreachable,
+//! the appends that queued meanwhile fail with it at once instead of waiting for an attempt of their own.
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
@@ -113,13 +114,37 @@ pub(crate) async fn run(
             bytes += size;
             batch.push(next);
         }
-        commit_batch(&pool, batch, &heads).await;
+        if let Some(error) = commit_batch(&pool, batch, &heads).await {
+            fail_waiting(&mut queue, &mut carried, &error);
+        }
     }
 }
 
-/// Commits one batch and answers every caller in it.
+/// Answers every append that queued while a batch found the database unreachable with that batch's error, at
+/// once: they were submitted during the failed attempt, and making each wait for an attempt of its own (up to the
+/// pool's acquire timeout, after the one it queued behind) would take a command past its time budget. Their
+/// callers decide whether to retry (the commands' retry policy, within its budget).
+fn fail_waiting(queue: &mut mpsc::Receiver<AppendRequest>, carried: &mut Option<AppendRequest>, error: &StoreError) {
+    let mut failed = 0;
+    while let Some(request) = carried.take().or_else(|| queue.try_recv().ok()) {
+        let _ = request.reply.send(Err(error.clone()));
+        failed += 1;
+    }
+    if failed > 0 {
+        warn!(appends = failed, error = %error, "the database is unreachable: failed the appends waiting for it");
+    }
+}
+
+/// Whether the database could not be reached at all: no connection within the pool's acquire timeout, or a
+/// connection that broke. The next attempt, made at once, would most likely meet the same.
+fn is_unreachable(error: &StoreError) -> bool {
+    let StoreError::Database(error) = error else { return false };
+    matches!(**error, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
+}
+
+/// Commits one batch and answers every caller in it. Returns the error when the database was unreachable.
 #[instrument(skip_all, fields(batch.appends = batch.len()))]
-async fn commit_batch(pool: &PgPool, batch: Vec<AppendRequest>, heads: &HeadAnnouncer) {
+async fn commit_batch(pool: &PgPool, batch: Vec<AppendRequest>, heads: &HeadAnnouncer) -> Option<StoreError> {
     let appends: Vec<&PreparedAppend> = batch.iter().map(|request| &request.append).collect();
     let outcomes = match write_batch(pool, &appends).await {
         Ok((outcomes, log_head)) => {
@@ -142,10 +167,15 @@ async fn commit_batch(pool: &PgPool, batch: Vec<AppendRequest>, heads: &HeadAnno
             appends.iter().map(|_| Err(error.clone())).collect()
         }
     };
+    let unreachable = outcomes.iter().find_map(|outcome| match outcome {
+        Err(error) if is_unreachable(error) => Some(error.clone()),
+        _ => None,
+    });
     for (request, outcome) in batch.into_iter().zip(outcomes) {
         // The caller may have stopped waiting; the outcome is still committed (or not) as decided.
         let _ = request.reply.send(outcome);
     }
+    unreachable
 }
 
 async fn write_alone(
