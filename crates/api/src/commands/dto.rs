@@ -55,9 +55,10 @@ pub(crate) fn location(field: &str, text: Option<&str>) -> Result<LocationId, Pr
     text.map_or_else(|| Ok(LocationId::main()), |text| value(field, LocationId::parse(text)))
 }
 
+/// A quantity from 1 to [`Quantity::MAX`] (1,000,000) units.
 pub(crate) fn quantity(field: &str, units: i64) -> Result<Quantity, Problem> {
-    let units = u32::try_from(units).map_err(|_| invalid(field, "quantity must be an integer from 1 to 4294967295"))?;
-    value(field, Quantity::new(units))
+    let units = u64::try_from(units).map_err(|_| invalid(field, ValueError::ZeroQuantity))?;
+    value(field, Quantity::bounded(units))
 }
 
 /// An amount of money that is not negative (prices), from a `{"amount", "currency"}` object named `field`.
@@ -65,13 +66,14 @@ pub(crate) fn money(field: &str, money: &MoneyRequest) -> Result<Money, Problem>
     amount(&format!("{field}.amount"), money.amount, &format!("{field}.currency"), &money.currency)
 }
 
-/// An amount that is not negative from two fields (payments and refunds have them at the top level).
+/// An amount that is not negative and at most [`Money::MAX_AMOUNT`], from two fields (payments and refunds have
+/// them at the top level). A price's own bound, [`Money::MAX_PRICE`], is the catalog's rule.
 pub(crate) fn amount(amount_field: &str, amount: i64, currency_field: &str, currency: &str) -> Result<Money, Problem> {
     let currency = value(currency_field, Currency::parse(currency))?;
     if amount < 0 {
         return Err(invalid(amount_field, "the amount must not be negative"));
     }
-    Ok(Money::new(amount, currency))
+    value(amount_field, Money::bounded(amount, currency))
 }
 
 /// Lines of `(sku, quantity)`, each checked; `field` names the list (`lines`).
@@ -280,6 +282,10 @@ mod tests {
         assert_eq!(problem.extensions["field"], "lines[0].quantity");
         assert!(quantity("quantity", -1).is_err());
         assert!(quantity("quantity", i64::from(u32::MAX) + 1).is_err());
+        assert_eq!(quantity("quantity", 1_000_000).unwrap().get(), 1_000_000);
+        assert_eq!(quantity("quantity", 1_000_001).unwrap_err().status, StatusCode::UNPROCESSABLE_ENTITY);
+        let too_much = amount("amount", Money::MAX_AMOUNT + 1, "currency", "EUR").unwrap_err();
+        assert_eq!(too_much.extensions["field"], "amount");
         assert!(sku("sku", "TEE RED").is_err());
         let bad_currency = money("price", &MoneyRequest { amount: 1, currency: "eur".into() }).unwrap_err();
         assert_eq!(bad_currency.extensions["field"], "price.currency");
