@@ -6,10 +6,9 @@
 //! checked here through the domain's constructors (`Sku::parse`, `Quantity::new`, `Currency::parse`, ...), so a
 //! bad value is a 422 `validation` problem whose detail and `field` extension name the field.
 
+use crate::extract;
 use crate::problem::{Problem, ProblemKind};
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::{header, StatusCode};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -107,31 +106,15 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
     type Rejection = Problem;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Problem> {
-        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        let is_json = content_type.is_some_and(|t| {
-            let essence = t.split(';').next().unwrap_or("").trim();
-            essence == "application/json" || essence.ends_with("+json")
-        });
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new(ProblemKind::Validation, "the body is larger than the limit")
-                    .with_status(StatusCode::PAYLOAD_TOO_LARGE)
-            } else {
-                Problem::new(ProblemKind::Validation, "the body could not be read").with_status(StatusCode::BAD_REQUEST)
-            }
-        })?;
+        let is_json = extract::is_json(request.headers());
+        let bytes = extract::body_bytes(request, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }
         if !is_json {
-            return Err(Problem::new(
-                ProblemKind::Validation,
-                "send the body as JSON with Content-Type: application/json",
-            )
-            .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+            return Err(extract::not_json());
         }
-        let axum::Json(body) = axum::Json::<T>::from_bytes(&bytes).map_err(Problem::from)?;
-        Ok(OptionalJson(body))
+        extract::parse_json(&bytes).map(OptionalJson)
     }
 }
 
@@ -273,6 +256,7 @@ impl OrderBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
 
     #[test]
     fn bad_values_name_their_field() {
