@@ -2,18 +2,69 @@
 //! `validation` problem (or 413 for an oversize body), never axum's plain-text rejection.
 //!
 //! Handlers use `ApiJson<T>`, `ApiQuery<T>` and `ApiPath<T>` instead of axum's `Json`, `Query` and `Path`.
+//! JSON bodies (`ApiJson`, and `OptionalJson` in `commands::dto`) go through [`is_json`], [`body_bytes`] and
+//! [`parse_json`], which also refuses a NUL in any string (`storable`).
 
 use crate::problem::{Problem, ProblemKind};
+use crate::storable;
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::FromRequest;
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
 
 /// A JSON body. Wrong content type, malformed JSON, unknown fields (with `#[serde(deny_unknown_fields)]`), wrong
-/// types and out-of-range numbers are 400/422 `validation` problems; a body over the limit is 413.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(Problem))]
+/// types, out-of-range numbers and a NUL (`\u0000`) in a string are 400/422 `validation` problems; a body over
+/// the limit is 413.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Problem> {
+        if !is_json(request.headers()) {
+            return Err(not_json());
+        }
+        let bytes = body_bytes(request, state).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Whether the request says its body is JSON (`application/json`, or any `+json` type).
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    content_type.is_some_and(|t| {
+        let essence = t.split(';').next().unwrap_or("").trim();
+        essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    })
+}
+
+/// 415 for a body that is not sent as JSON.
+pub(crate) fn not_json() -> Problem {
+    Problem::new(ProblemKind::Validation, "send the body as JSON with Content-Type: application/json")
+        .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+}
+
+/// The whole body: 413 over the limit, 400 when it cannot be read.
+pub(crate) async fn body_bytes<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, Problem> {
+    Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::new(ProblemKind::Validation, "the body is larger than the limit")
+                .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+        } else {
+            Problem::new(ProblemKind::Validation, "the body could not be read").with_status(StatusCode::BAD_REQUEST)
+        }
+    })
+}
+
+/// A JSON body as `T`, after refusing text the store cannot hold (422).
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    storable::check_json(bytes)?;
+    let axum::Json(body) = axum::Json::<T>::from_bytes(bytes).map_err(Problem::from)?;
+    Ok(body)
+}
 
 /// A query string, parsed into `T`.
 #[derive(Debug, Clone, Copy, Default, FromRequestParts)]
@@ -99,6 +150,7 @@ mod tests {
             (r#"{"quantity": 99999999999}"#, "application/json", StatusCode::UNPROCESSABLE_ENTITY),
             (r#"{"quantity": 1, "extra": true}"#, "application/json", StatusCode::UNPROCESSABLE_ENTITY),
             (r#"{"quantity": 1}"#, "text/plain", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            (r#"{"quantity": 1, "note": "\u0000"}"#, "application/json", StatusCode::UNPROCESSABLE_ENTITY),
         ] {
             let (got, content_type, problem) = post_body(body, content_type).await;
             assert_eq!(got, status, "{body}");

@@ -16,6 +16,8 @@
 //!   `/openapi.json` (the OpenAPI 3.1 document of the whole API, `crates/api/openapi.json`, checked against the
 //!   router by `ops`'s tests).
 //! - `problem`: RFC 9457 `application/problem+json` errors, one stable `type` per kind.
+//! - `storable`: text PostgreSQL cannot store (NUL, invalid UTF-8) refused at the edge: a layer over every path
+//!   and query string (400), and the check every JSON body passes (422).
 
 pub mod audit;
 mod commands;
@@ -26,6 +28,7 @@ mod metrics;
 mod ops;
 mod problem;
 mod queries;
+mod storable;
 #[cfg(test)]
 mod test_support;
 
@@ -63,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", axum::routing::get(metrics::metrics))
         .fallback(problem::no_such_route)
         .method_not_allowed_fallback(problem::method_not_allowed)
+        .layer(axum::middleware::from_fn(storable::refuse_unstorable_uri))
         .layer(axum::middleware::from_fn(metrics::record))
         .with_state(state)
 }

@@ -306,4 +306,79 @@ mod tests {
             }
         }
     }
+
+    /// A documented parameter, its `$ref` followed.
+    fn resolve<'a>(document: &'a Value, value: &'a Value) -> &'a Value {
+        match value["$ref"].as_str() {
+            Some(reference) => document.pointer(reference.strip_prefix('#').unwrap()).expect("a $ref resolves"),
+            None => value,
+        }
+    }
+
+    /// Requests carrying a NUL (and invalid UTF-8) for one operation: in each path parameter, in each query
+    /// parameter, and in each property of its JSON body (as `\u0000`), as `(uri, body)`.
+    fn nul_corpus(document: &Value, path: &str, operation: &Value) -> Vec<(String, Option<String>)> {
+        let uri = example_path(document, path, operation);
+        let body = operation.get("requestBody").map(|_| "{}".to_owned());
+        let mut corpus = vec![(format!("{uri}%00"), body.clone()), (format!("{uri}?x=%00"), body.clone())];
+        corpus.push((format!("{uri}?x=%FF"), body.clone()));
+        for parameter in operation["parameters"].as_array().into_iter().flatten() {
+            let parameter = resolve(document, parameter);
+            let name = parameter["name"].as_str().unwrap();
+            match parameter["in"].as_str() {
+                Some("path") => {
+                    let mut example =
+                        parameter["example"].as_str().map_or(parameter["example"].to_string(), str::to_owned);
+                    example.push_str("%00");
+                    let with_nul = operation_path_with(path, name, &example);
+                    corpus.push((example_path(document, &with_nul, operation), body.clone()));
+                }
+                Some("query") => corpus.push((format!("{uri}?{name}=a%00b"), body.clone())),
+                _ => {}
+            }
+        }
+        let schema = &operation["requestBody"]["content"]["application/json"]["schema"];
+        let schema = resolve(document, schema);
+        for property in schema["properties"].as_object().into_iter().flat_map(|p| p.keys()) {
+            corpus.push((uri.clone(), Some(format!(r#"{{"{property}": "a\u0000b"}}"#))));
+            corpus.push((uri.clone(), Some(format!(r#"{{"{property}": ["\u0000"]}}"#))));
+        }
+        if operation.get("requestBody").is_some() {
+            corpus.push((uri.clone(), Some(r#"{"\u0000": 1}"#.to_owned())));
+        }
+        corpus
+    }
+
+    /// `path` with the `{name}` parameter replaced by `value`.
+    fn operation_path_with(path: &str, name: &str, value: &str) -> String {
+        path.replace(&format!("{{{name}}}"), value)
+    }
+
+    #[tokio::test]
+    async fn a_nul_anywhere_in_any_route_is_a_client_problem_never_a_5xx() {
+        let (app, _) = crate::test_support::app().await;
+        let document: Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        let mut requests = 0;
+        for (method, path) in documented_operations(&document) {
+            let operation = &document["paths"][&path][method.to_lowercase()];
+            for (uri, body) in nul_corpus(&document, &path, operation) {
+                let request = Request::builder().method(method.as_str()).uri(&uri);
+                let request = match &body {
+                    Some(body) => request.header("content-type", "application/json").body(Body::from(body.clone())),
+                    None => request.body(Body::empty()),
+                };
+                let response = app.clone().oneshot(request.unwrap()).await.unwrap();
+                let status = response.status();
+                let what = format!("{method} {uri} {body:?}");
+                assert!(status.is_client_error(), "{what}: {status}");
+                let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+                assert_eq!(content_type.as_deref(), Some("application/problem+json"), "{what}");
+                let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+                let problem: Value = serde_json::from_slice(&body).unwrap();
+                assert_eq!(problem["type"], "/problems/validation", "{what}: {problem}");
+                requests += 1;
+            }
+        }
+        assert!(requests > 100, "the corpus covers every route ({requests} requests)");
+    }
 }

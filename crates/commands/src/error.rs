@@ -115,6 +115,8 @@ fn domain_kind(error: &DomainError) -> ErrorKind {
             CatalogError::EmptyName
             | CatalogError::NameTooLong { .. }
             | CatalogError::NegativePrice
+            | CatalogError::ControlCharacterInName
+            | CatalogError::PriceTooHigh { .. }
             | CatalogError::CurrencyChange { .. }
             | CatalogError::UnknownProduct { .. }
             | CatalogError::MixedCurrencies { .. } => ErrorKind::Validation,
@@ -125,7 +127,9 @@ fn domain_kind(error: &DomainError) -> ErrorKind {
             | InventoryError::AdjustmentBelowReserved { .. } => ErrorKind::InsufficientStock,
             InventoryError::ZeroAdjustment
             | InventoryError::AdjustmentSignMismatch { .. }
-            | InventoryError::QuantityOverflow { .. } => ErrorKind::Validation,
+            | InventoryError::QuantityOverflow { .. }
+            | InventoryError::QuantityTooLarge { .. }
+            | InventoryError::NulInReference => ErrorKind::Validation,
             InventoryError::NoActiveReservation { .. } | InventoryError::CommitExceedsReservation { .. } => {
                 ErrorKind::InvalidTransition
             }
@@ -136,6 +140,10 @@ fn domain_kind(error: &DomainError) -> ErrorKind {
             OrderError::InvalidTransition { .. } | OrderError::NotYetExpired { .. } => ErrorKind::InvalidTransition,
             OrderError::NoLines
             | OrderError::DuplicateSku { .. }
+            | OrderError::TooManyLines { .. }
+            | OrderError::QuantityTooLarge { .. }
+            | OrderError::UnitPriceTooHigh { .. }
+            | OrderError::NulInText { .. }
             | OrderError::MixedCurrencies { .. }
             | OrderError::NegativeUnitPrice { .. }
             | OrderError::ZeroTotal

@@ -59,6 +59,9 @@ mod tests {
             ValueError::InvalidCurrency,
             ValueError::CurrencyMismatch { expected: eur, found: usd },
             ValueError::AmountOverflow,
+            ValueError::QuantityTooLarge { max: 1 },
+            ValueError::AmountTooLarge { max: 1 },
+            ValueError::NulInText,
         ];
         let catalog = [
             CatalogError::AlreadyRegistered { sku: sku.clone() },
@@ -67,6 +70,8 @@ mod tests {
             CatalogError::EmptyName,
             CatalogError::NameTooLong { max: 200 },
             CatalogError::NegativePrice,
+            CatalogError::ControlCharacterInName,
+            CatalogError::PriceTooHigh { max: 1 },
             CatalogError::CurrencyChange { current: eur, requested: usd },
             CatalogError::UnknownProduct { sku: sku.clone() },
             CatalogError::MixedCurrencies { sku: sku.clone(), expected: eur, found: usd },
@@ -78,6 +83,8 @@ mod tests {
             InventoryError::AdjustmentBelowZero { location: location.clone(), on_hand: 1, delta: -2 },
             InventoryError::AdjustmentBelowReserved { location: location.clone(), on_hand: 3, reserved: 2, delta: -2 },
             InventoryError::QuantityOverflow { location },
+            InventoryError::QuantityTooLarge { max: 1 },
+            InventoryError::NulInReference,
             InventoryError::NoActiveReservation { order_id },
             InventoryError::CommitExceedsReservation { order_id, requested: 3, reserved: 2 },
         ];
@@ -87,6 +94,10 @@ mod tests {
             OrderError::InvalidTransition { from: OrderStatus::PartiallyShipped, action: OrderAction::CapturePayment },
             OrderError::NoLines,
             OrderError::DuplicateSku { sku: sku.clone() },
+            OrderError::TooManyLines { max: 1 },
+            OrderError::QuantityTooLarge { sku: sku.clone(), max: 1 },
+            OrderError::UnitPriceTooHigh { sku: sku.clone(), max: 1 },
+            OrderError::NulInText { field: "reason" },
             OrderError::MixedCurrencies { sku: sku.clone(), expected: eur, found: usd },
             OrderError::NegativeUnitPrice { sku: sku.clone() },
             OrderError::ZeroTotal,

@@ -6,10 +6,9 @@
 //! checked here through the domain's constructors (`Sku::parse`, `Quantity::new`, `Currency::parse`, ...), so a
 //! bad value is a 422 `validation` problem whose detail and `field` extension name the field.
 
+use crate::extract;
 use crate::problem::{Problem, ProblemKind};
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::{header, StatusCode};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -55,9 +54,10 @@ pub(crate) fn location(field: &str, text: Option<&str>) -> Result<LocationId, Pr
     text.map_or_else(|| Ok(LocationId::main()), |text| value(field, LocationId::parse(text)))
 }
 
+/// A quantity from 1 to [`Quantity::MAX`] (1,000,000) units.
 pub(crate) fn quantity(field: &str, units: i64) -> Result<Quantity, Problem> {
-    let units = u32::try_from(units).map_err(|_| invalid(field, "quantity must be an integer from 1 to 4294967295"))?;
-    value(field, Quantity::new(units))
+    let units = u64::try_from(units).map_err(|_| invalid(field, ValueError::ZeroQuantity))?;
+    value(field, Quantity::bounded(units))
 }
 
 /// An amount of money that is not negative (prices), from a `{"amount", "currency"}` object named `field`.
@@ -65,13 +65,14 @@ pub(crate) fn money(field: &str, money: &MoneyRequest) -> Result<Money, Problem>
     amount(&format!("{field}.amount"), money.amount, &format!("{field}.currency"), &money.currency)
 }
 
-/// An amount that is not negative from two fields (payments and refunds have them at the top level).
+/// An amount that is not negative and at most [`Money::MAX_AMOUNT`], from two fields (payments and refunds have
+/// them at the top level). A price's own bound, [`Money::MAX_PRICE`], is the catalog's rule.
 pub(crate) fn amount(amount_field: &str, amount: i64, currency_field: &str, currency: &str) -> Result<Money, Problem> {
     let currency = value(currency_field, Currency::parse(currency))?;
     if amount < 0 {
         return Err(invalid(amount_field, "the amount must not be negative"));
     }
-    Ok(Money::new(amount, currency))
+    value(amount_field, Money::bounded(amount, currency))
 }
 
 /// Lines of `(sku, quantity)`, each checked; `field` names the list (`lines`).
@@ -105,31 +106,15 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
     type Rejection = Problem;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Problem> {
-        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        let is_json = content_type.is_some_and(|t| {
-            let essence = t.split(';').next().unwrap_or("").trim();
-            essence == "application/json" || essence.ends_with("+json")
-        });
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new(ProblemKind::Validation, "the body is larger than the limit")
-                    .with_status(StatusCode::PAYLOAD_TOO_LARGE)
-            } else {
-                Problem::new(ProblemKind::Validation, "the body could not be read").with_status(StatusCode::BAD_REQUEST)
-            }
-        })?;
+        let is_json = extract::is_json(request.headers());
+        let bytes = extract::body_bytes(request, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }
         if !is_json {
-            return Err(Problem::new(
-                ProblemKind::Validation,
-                "send the body as JSON with Content-Type: application/json",
-            )
-            .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+            return Err(extract::not_json());
         }
-        let axum::Json(body) = axum::Json::<T>::from_bytes(&bytes).map_err(Problem::from)?;
-        Ok(OptionalJson(body))
+        extract::parse_json(&bytes).map(OptionalJson)
     }
 }
 
@@ -271,6 +256,7 @@ impl OrderBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
 
     #[test]
     fn bad_values_name_their_field() {
@@ -280,6 +266,10 @@ mod tests {
         assert_eq!(problem.extensions["field"], "lines[0].quantity");
         assert!(quantity("quantity", -1).is_err());
         assert!(quantity("quantity", i64::from(u32::MAX) + 1).is_err());
+        assert_eq!(quantity("quantity", 1_000_000).unwrap().get(), 1_000_000);
+        assert_eq!(quantity("quantity", 1_000_001).unwrap_err().status, StatusCode::UNPROCESSABLE_ENTITY);
+        let too_much = amount("amount", Money::MAX_AMOUNT + 1, "currency", "EUR").unwrap_err();
+        assert_eq!(too_much.extensions["field"], "amount");
         assert!(sku("sku", "TEE RED").is_err());
         let bad_currency = money("price", &MoneyRequest { amount: 1, currency: "eur".into() }).unwrap_err();
         assert_eq!(bad_currency.extensions["field"], "price.currency");

@@ -21,9 +21,7 @@ fn register(state: &Product, sku: Sku, name: &str, price: Money) -> Result<Vec<P
         return Err(CatalogError::AlreadyRegistered { sku: details.sku.clone() });
     }
     let name = valid_name(name)?;
-    if price.is_negative() {
-        return Err(CatalogError::NegativePrice);
-    }
+    valid_price(price)?;
     Ok(vec![ProductEvent::ProductRegistered { sku, name, price }])
 }
 
@@ -31,9 +29,7 @@ fn reprice(product: &ProductDetails, price: Money) -> Result<Vec<ProductEvent>, 
     if price.currency() != product.price.currency() {
         return Err(CatalogError::CurrencyChange { current: product.price.currency(), requested: price.currency() });
     }
-    if price.is_negative() {
-        return Err(CatalogError::NegativePrice);
-    }
+    valid_price(price)?;
     if price == product.price {
         return Ok(Vec::new());
     }
@@ -51,7 +47,18 @@ fn active(state: &Product) -> Result<&ProductDetails, CatalogError> {
     }
 }
 
-/// The name trimmed, if it is not empty and not too long.
+/// A price from zero to [`Money::MAX_PRICE`] minor units.
+fn valid_price(price: Money) -> Result<(), CatalogError> {
+    if price.is_negative() {
+        return Err(CatalogError::NegativePrice);
+    }
+    if price.minor() > Money::MAX_PRICE {
+        return Err(CatalogError::PriceTooHigh { max: Money::MAX_PRICE });
+    }
+    Ok(())
+}
+
+/// The name trimmed, if it is not empty, not too long and free of control characters (NUL among them).
 fn valid_name(name: &str) -> Result<String, CatalogError> {
     let name = name.trim();
     if name.is_empty() {
@@ -59,6 +66,9 @@ fn valid_name(name: &str) -> Result<String, CatalogError> {
     }
     if name.chars().count() > PRODUCT_NAME_MAX_CHARS {
         return Err(CatalogError::NameTooLong { max: PRODUCT_NAME_MAX_CHARS });
+    }
+    if name.chars().any(char::is_control) {
+        return Err(CatalogError::ControlCharacterInName);
     }
     Ok(name.to_owned())
 }

@@ -137,8 +137,12 @@ pub enum CatalogError {
     EmptyName,
     #[error("product name must be at most {max} characters")]
     NameTooLong { max: usize },
+    #[error("product name must not contain control characters")]
+    ControlCharacterInName,
     #[error("price must not be negative")]
     NegativePrice,
+    #[error("price must be at most {max} minor units")]
+    PriceTooHigh { max: i64 },
     #[error("repricing must keep the currency {current}, not {requested}")]
     CurrencyChange { current: Currency, requested: Currency },
     #[error("unknown product {sku}")]

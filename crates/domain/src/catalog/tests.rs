@@ -50,6 +50,24 @@ fn registering_stores_the_name_trimmed() {
 }
 
 #[test]
+fn a_price_is_bounded_on_registering_and_repricing() {
+    given(&[]).when(register("Red tee, M", eur(Money::MAX_PRICE))).then(&[registered(eur(Money::MAX_PRICE))]);
+    given(&[])
+        .when(register("Red tee, M", eur(Money::MAX_PRICE + 1)))
+        .then_err(|e| matches!(e, CatalogError::PriceTooHigh { max: 1_000_000_000 }));
+    given(&[registered(eur(1999))])
+        .when(reprice(eur(i64::MAX)))
+        .then_err(|e| matches!(e, CatalogError::PriceTooHigh { .. }));
+}
+
+#[test]
+fn a_name_with_a_nul_or_another_control_character_is_refused() {
+    for name in ["Red\0tee", "Red\u{7}tee", "\0"] {
+        given(&[]).when(register(name, eur(1999))).then_err(|e| matches!(e, CatalogError::ControlCharacterInName));
+    }
+}
+
+#[test]
 fn registering_for_free_is_allowed() {
     given(&[]).when(register("Red tee, M", eur(0))).then(&[registered(eur(0))]);
 }

@@ -2,13 +2,17 @@
 
 use super::{AdjustmentReason, Allocation, Inventory, InventoryCommand, InventoryError, InventoryEvent};
 use super::{LocationStock, ReleaseReason};
-use crate::values::{LocationId, OrderId, Quantity, ShipmentId};
+use crate::values::{storable_text, LocationId, OrderId, Quantity, ShipmentId};
 use chrono::{DateTime, Utc};
 
 /// Accepts an inventory command with the events it causes (maybe none), or refuses it with the rule it breaks.
 pub fn decide(state: &Inventory, command: InventoryCommand) -> Result<Vec<InventoryEvent>, InventoryError> {
     match command {
         InventoryCommand::ReceiveStock { location, quantity, reference } => {
+            if !quantity.is_within_bound() {
+                return Err(InventoryError::QuantityTooLarge { max: Quantity::MAX });
+            }
+            storable_text(&reference).map_err(|_| InventoryError::NulInReference)?;
             add_to_shelf(state, &location, quantity)?;
             Ok(vec![InventoryEvent::StockReceived { location, quantity, reference }])
         }
@@ -47,6 +51,9 @@ fn adjust(
 ) -> Result<Vec<InventoryEvent>, InventoryError> {
     if delta == 0 {
         return Err(InventoryError::ZeroAdjustment);
+    }
+    if delta.unsigned_abs() > u64::from(Quantity::MAX) {
+        return Err(InventoryError::QuantityTooLarge { max: Quantity::MAX });
     }
     let sign_fits = match reason {
         AdjustmentReason::CountCorrection => true,

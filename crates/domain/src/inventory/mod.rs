@@ -194,6 +194,10 @@ pub enum InventoryError {
     AdjustmentBelowZero { location: LocationId, on_hand: u64, delta: i64 },
     #[error("adjusting {location} by {delta} would take on hand ({on_hand}) below reserved ({reserved})")]
     AdjustmentBelowReserved { location: LocationId, on_hand: u64, reserved: u64, delta: i64 },
+    #[error("a receipt or adjustment moves at most {max} units")]
+    QuantityTooLarge { max: u32 },
+    #[error("the reference must not contain a nul character (u+0000)")]
+    NulInReference,
     #[error("stock at {location} would overflow")]
     QuantityOverflow { location: LocationId },
     #[error("order {order_id} holds no reservation")]

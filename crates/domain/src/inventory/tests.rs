@@ -395,3 +395,42 @@ fn the_state_serializes_locations_and_reservations() {
         })
     );
 }
+
+#[test]
+fn a_receipt_or_adjustment_moves_at_most_the_quantity_bound() {
+    let receive = |units: u32, reference: &str| InventoryCommand::ReceiveStock {
+        location: loc("main"),
+        quantity: qty(units),
+        reference: reference.to_owned(),
+    };
+    given(&[]).when(receive(Quantity::MAX, "PO-1")).then(&[InventoryEvent::StockReceived {
+        location: loc("main"),
+        quantity: qty(Quantity::MAX),
+        reference: "PO-1".to_owned(),
+    }]);
+    given(&[])
+        .when(receive(Quantity::MAX + 1, "PO-1"))
+        .then_err(|e| matches!(e, InventoryError::QuantityTooLarge { max: 1_000_000 }));
+    let adjust = |delta: i64| InventoryCommand::AdjustStock {
+        location: loc("main"),
+        delta,
+        reason: AdjustmentReason::CountCorrection,
+    };
+    given(&[received("main", 10)])
+        .when(adjust(1_000_001))
+        .then_err(|e| matches!(e, InventoryError::QuantityTooLarge { .. }));
+    given(&[received("main", 10)])
+        .when(adjust(i64::MIN))
+        .then_err(|e| matches!(e, InventoryError::QuantityTooLarge { .. }));
+}
+
+#[test]
+fn a_receipt_reference_with_a_nul_is_refused() {
+    given(&[])
+        .when(InventoryCommand::ReceiveStock {
+            location: loc("main"),
+            quantity: qty(1),
+            reference: "PO\u{0}-1".to_owned(),
+        })
+        .then_err(|e| matches!(e, InventoryError::NulInReference));
+}

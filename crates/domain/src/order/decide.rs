@@ -3,7 +3,7 @@
 
 use super::{payments, shipping};
 use super::{Order, OrderAction, OrderCommand, OrderError, OrderEvent, OrderLine, OrderStatus, PlacedOrder};
-use crate::values::{CustomerId, Money, OrderId};
+use crate::values::{storable_text, CustomerId, Money, OrderId, Quantity};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 
@@ -65,6 +65,10 @@ fn place(
     let Some(first) = lines.first() else {
         return Err(OrderError::NoLines);
     };
+    if lines.len() > super::MAX_LINES {
+        return Err(OrderError::TooManyLines { max: super::MAX_LINES });
+    }
+    text("customer_id", customer_id.as_str())?;
     let currency = first.unit_price.currency();
     let mut total = Money::zero(currency);
     let mut seen = BTreeSet::new();
@@ -82,6 +86,12 @@ fn place(
         if line.unit_price.is_negative() {
             return Err(OrderError::NegativeUnitPrice { sku: line.sku.clone() });
         }
+        if line.unit_price.minor() > Money::MAX_PRICE {
+            return Err(OrderError::UnitPriceTooHigh { sku: line.sku.clone(), max: Money::MAX_PRICE });
+        }
+        if !line.quantity.is_within_bound() {
+            return Err(OrderError::QuantityTooLarge { sku: line.sku.clone(), max: Quantity::MAX });
+        }
         let line_total = line.unit_price.checked_mul(line.quantity).map_err(|_| OrderError::TotalOverflow)?;
         total = total.checked_add(line_total).map_err(|_| OrderError::TotalOverflow)?;
     }
@@ -91,7 +101,13 @@ fn place(
     Ok(vec![OrderEvent::OrderPlaced { order_id, customer_id, lines, currency, total, placed_at }])
 }
 
+/// Refuses free text the store cannot hold (a NUL), naming the command's `field`.
+pub(super) fn text(field: &'static str, value: &str) -> Result<(), OrderError> {
+    storable_text(value).map_err(|_| OrderError::NulInText { field })
+}
+
 fn cancel(order: &PlacedOrder, reason: String) -> Result<OrderEvent, OrderError> {
+    text("reason", &reason)?;
     let cancellable = [OrderStatus::Pending, OrderStatus::Confirmed, OrderStatus::Paid, OrderStatus::PartiallyShipped];
     require(order, OrderAction::Cancel, &cancellable)?;
     Ok(OrderEvent::OrderCancelled { reason, unshipped_lines: order.unshipped_lines(), refundable: order.refundable() })

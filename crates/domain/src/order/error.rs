@@ -14,6 +14,14 @@ pub enum OrderError {
     InvalidTransition { from: OrderStatus, action: OrderAction },
     #[error("at least one line is required")]
     NoLines,
+    #[error("an order has at most {max} lines")]
+    TooManyLines { max: usize },
+    #[error("the quantity of {sku} must be at most {max}")]
+    QuantityTooLarge { sku: Sku, max: u32 },
+    #[error("the unit price of {sku} must be at most {max} minor units")]
+    UnitPriceTooHigh { sku: Sku, max: i64 },
+    #[error("{field} must not contain a nul character (u+0000)")]
+    NulInText { field: &'static str },
     #[error("sku {sku} appears on more than one line")]
     DuplicateSku { sku: Sku },
     #[error("lines mix currencies: {expected} and {found} (sku {sku})")]

@@ -14,7 +14,11 @@
 //! - placing needs at least one line, no SKU twice, one currency, unit prices not negative, and a positive total
 //!   computed with checked arithmetic (free items may ride along, but an order of only free items would have
 //!   nothing to pay, never become `paid` and so never ship). Prices come from the catalog
-//!   ([`crate::catalog::price_lines`]), never the client;
+//!   ([`crate::catalog::price_lines`]), never the client. Input is bounded: at most [`MAX_LINES`] lines, each of
+//!   at most [`Quantity::MAX`](crate::Quantity::MAX) units at a unit price of at most
+//!   [`Money::MAX_PRICE`](crate::Money::MAX_PRICE), so a total is at most [`Money::MAX_AMOUNT`](crate::Money::MAX_AMOUNT);
+//! - free text (customer id, payment reference, reasons, carrier, tracking number) never contains NUL
+//!   ([`crate::values::storable_text`]);
 //! - confirm and reject only a pending order;
 //! - capture payment only on a confirmed order; partial captures add up, never beyond the total, in the order's
 //!   currency; the order is `paid` once the captures reach the total;
@@ -44,6 +48,9 @@ mod tests;
 
 pub use decide::decide;
 pub use error::OrderError;
+
+/// The most lines an order may have: 250.
+pub const MAX_LINES: usize = 250;
 pub use events::OrderEvent;
 pub use evolve::evolve;
 pub use state::{Order, PlacedOrder};

@@ -1,12 +1,13 @@
 //! Money in and out of an order: payment captures and refunds.
 
-use super::decide::require;
+use super::decide::{require, text};
 use super::{OrderAction, OrderError, OrderEvent, OrderStatus, PlacedOrder};
 use crate::values::Money;
 
 /// A capture on a confirmed order: positive, in the order's currency, at most what is still outstanding.
 pub(super) fn capture(order: &PlacedOrder, amount: Money, reference: String) -> Result<OrderEvent, OrderError> {
     require(order, OrderAction::CapturePayment, &[OrderStatus::Confirmed])?;
+    text("reference", &reference)?;
     check_amount(order, amount)?;
     let outstanding = order.outstanding();
     if amount.minor() > outstanding.minor() {
@@ -31,6 +32,7 @@ pub(super) fn refund(order: &PlacedOrder, amount: Money, reason: String) -> Resu
         OrderStatus::Expired,
     ];
     require(order, OrderAction::Refund, &refundable_statuses)?;
+    text("reason", &reason)?;
     check_amount(order, amount)?;
     let refundable = order.refundable();
     if amount.minor() > refundable.minor() {

@@ -1,6 +1,6 @@
 //! Goods out of and back into an order: shipments and returns. Delivery is a plain status rule in `decide.rs`.
 
-use super::decide::require;
+use super::decide::{require, text};
 use super::{ItemLine, OrderAction, OrderError, OrderEvent, OrderStatus, PlacedOrder};
 use crate::values::{LocationId, ShipmentId};
 use std::collections::BTreeSet;
@@ -14,6 +14,8 @@ pub(super) fn dispatch(
     tracking_number: String,
 ) -> Result<OrderEvent, OrderError> {
     require(order, OrderAction::Ship, &[OrderStatus::Paid, OrderStatus::PartiallyShipped])?;
+    text("carrier", &carrier)?;
+    text("tracking_number", &tracking_number)?;
     let lines = if lines.is_empty() { order.unshipped_lines() } else { lines };
     check_skus(order, &lines)?;
     for line in &lines {

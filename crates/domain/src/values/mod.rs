@@ -7,6 +7,7 @@
 //! - [`OrderId`], [`ShipmentId`], [`ReturnId`]: UUID identifiers, chosen by the caller (`ids.rs`).
 //! - [`Quantity`]: a positive count of units (`quantity.rs`).
 //! - [`Currency`], [`Money`]: integer minor units plus an ISO 4217 code, never floats (`money.rs`).
+//! - [`storable_text`]: the check every free text of a command passes (no NUL, which PostgreSQL cannot store).
 
 mod ids;
 mod money;
@@ -15,6 +16,17 @@ mod quantity;
 pub use ids::{CustomerId, LocationId, OrderId, ReturnId, ShipmentId, Sku};
 pub use money::{Currency, Money};
 pub use quantity::Quantity;
+
+/// Refuses text PostgreSQL cannot store: U+0000 (NUL) is not allowed in `text` or `jsonb`. The deciders check
+/// every free text of a command with it (names, references, reasons, carriers, tracking numbers), so such text is
+/// a typed refusal and never reaches the store, where it would fail a whole writer batch.
+pub fn storable_text(text: &str) -> Result<(), ValueError> {
+    if text.contains('\0') {
+        Err(ValueError::NulInText)
+    } else {
+        Ok(())
+    }
+}
 
 /// Why a value could not be built, or why arithmetic on values was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +45,8 @@ pub enum ValueError {
     InvalidReturnId,
     #[error("quantity must be a positive integer")]
     ZeroQuantity,
+    #[error("quantity must be at most {max}")]
+    QuantityTooLarge { max: u32 },
     #[error("quantity overflow")]
     QuantityOverflow,
     #[error("quantity underflow: the result would not be positive")]
@@ -43,4 +57,20 @@ pub enum ValueError {
     CurrencyMismatch { expected: Currency, found: Currency },
     #[error("money amount overflow")]
     AmountOverflow,
+    #[error("amount must be at most {max} minor units")]
+    AmountTooLarge { max: i64 },
+    #[error("text must not contain a nul character (u+0000)")]
+    NulInText,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storable_text_refuses_only_nul() {
+        assert_eq!(storable_text(""), Ok(()));
+        assert_eq!(storable_text("Zoë\ttab"), Ok(()));
+        assert_eq!(storable_text("a\0b"), Err(ValueError::NulInText));
+    }
 }

@@ -7,6 +7,11 @@
 //! Arithmetic is checked: mixing currencies or overflowing `i64` is a typed [`ValueError`], never a panic or a
 //! silent wrap. Amounts may be negative (a difference can be); rules such as "a price is not negative" belong to the
 //! aggregates.
+//!
+//! **Bounds.** A unit price is at most [`Money::MAX_PRICE`] minor units (1,000,000,000: ten million in a currency
+//! with cents), refused by the catalog above it; any amount a client sends (a payment, a refund) is at most
+//! [`Money::MAX_AMOUNT`], the largest order total the bounds allow, refused by [`Money::bounded`]. Like
+//! quantities, recorded amounts load whatever they are.
 
 use super::{Quantity, ValueError};
 use serde::{Deserialize, Serialize};
@@ -79,6 +84,22 @@ pub struct Money {
 }
 
 impl Money {
+    /// The largest unit price, in minor units: 1,000,000,000.
+    pub const MAX_PRICE: i64 = 1_000_000_000;
+
+    /// The largest amount a client may send, in minor units: the largest order total the bounds allow
+    /// ([`crate::order::MAX_LINES`] lines of [`Quantity::MAX`] units at [`Money::MAX_PRICE`]),
+    /// 250,000,000,000,000,000, about 27 times below `i64::MAX`.
+    pub const MAX_AMOUNT: i64 = crate::order::MAX_LINES as i64 * Quantity::MAX as i64 * Self::MAX_PRICE;
+
+    /// Client input: an amount whose size is at most [`Money::MAX_AMOUNT`] minor units.
+    pub fn bounded(minor: i64, currency: Currency) -> Result<Self, ValueError> {
+        if minor.unsigned_abs() > Self::MAX_AMOUNT.unsigned_abs() {
+            return Err(ValueError::AmountTooLarge { max: Self::MAX_AMOUNT });
+        }
+        Ok(Self::new(minor, currency))
+    }
+
     pub const fn new(minor: i64, currency: Currency) -> Self {
         Self { minor, currency }
     }
@@ -181,6 +202,24 @@ mod tests {
     fn arithmetic_refuses_mixed_currencies() {
         assert!(matches!(eur(1).checked_add(usd(1)), Err(ValueError::CurrencyMismatch { .. })));
         assert!(matches!(eur(1).checked_sub(usd(1)), Err(ValueError::CurrencyMismatch { .. })));
+    }
+
+    #[test]
+    fn client_amounts_are_bounded() {
+        let eur_code = Currency::parse("EUR").unwrap();
+        assert_eq!(Money::MAX_AMOUNT, 250_000_000_000_000_000);
+        assert_eq!(Money::bounded(Money::MAX_AMOUNT, eur_code), Ok(eur(Money::MAX_AMOUNT)));
+        assert_eq!(Money::bounded(-1, eur_code), Ok(eur(-1)));
+        for too_much in [Money::MAX_AMOUNT + 1, -Money::MAX_AMOUNT - 1, i64::MAX, i64::MIN] {
+            assert!(matches!(Money::bounded(too_much, eur_code), Err(ValueError::AmountTooLarge { .. })));
+        }
+    }
+
+    #[test]
+    fn the_largest_order_line_and_total_fit_an_i64() {
+        let line = eur(Money::MAX_PRICE).checked_mul(Quantity::new(Quantity::MAX).unwrap()).unwrap();
+        let lines = i64::try_from(crate::order::MAX_LINES).unwrap();
+        assert_eq!(line.minor().checked_mul(lines), Some(Money::MAX_AMOUNT));
     }
 
     #[test]

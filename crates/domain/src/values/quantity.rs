@@ -2,6 +2,12 @@
 //!
 //! Zero is not a quantity: a command that would move nothing is not a command. Stock levels, which can be zero,
 //! are plain `u64` counts in the aggregate states.
+//!
+//! **Bound.** New input is at most [`Quantity::MAX`] units (1,000,000) per line, receipt or adjustment:
+//! [`Quantity::bounded`] is the constructor for client input, and the deciders refuse a larger quantity on every
+//! command a client originates. The type itself holds any positive `u32`, and deserializes one: events recorded
+//! before the bound existed are facts and must still load, and quantities derived from recorded ones (what is left
+//! to ship, what is still held) are built with [`Quantity::new`].
 
 use super::ValueError;
 use serde::{Deserialize, Serialize};
@@ -13,7 +19,26 @@ use std::fmt;
 pub struct Quantity(u32);
 
 impl Quantity {
-    /// Wraps `units`, refusing zero.
+    /// The largest quantity a command may carry (per order line, receipt, adjustment): 1,000,000 units. With
+    /// [`Money::MAX_PRICE`](super::Money::MAX_PRICE) and the order's line limit, every line and order total fits
+    /// an `i64` of minor units many times over.
+    pub const MAX: u32 = 1_000_000;
+
+    /// Client input: `units` from 1 to [`Quantity::MAX`].
+    pub fn bounded(units: u64) -> Result<Self, ValueError> {
+        match u32::try_from(units) {
+            Ok(0) => Err(ValueError::ZeroQuantity),
+            Ok(units) if units <= Self::MAX => Ok(Self(units)),
+            _ => Err(ValueError::QuantityTooLarge { max: Self::MAX }),
+        }
+    }
+
+    /// Whether the quantity is within the bound on new input ([`Quantity::MAX`]).
+    pub const fn is_within_bound(self) -> bool {
+        self.0 <= Self::MAX
+    }
+
+    /// Wraps `units`, refusing zero. Any `u32`: for recorded and derived quantities (see the module doc).
     pub fn new(units: u32) -> Result<Self, ValueError> {
         if units == 0 {
             Err(ValueError::ZeroQuantity)
@@ -79,6 +104,23 @@ mod tests {
         assert_eq!(qty(1).get(), 1);
         assert_eq!(qty(u32::MAX).get(), u32::MAX);
         assert!(matches!(Quantity::new(0), Err(ValueError::ZeroQuantity)));
+    }
+
+    #[test]
+    fn client_input_is_bounded_by_max() {
+        assert_eq!(Quantity::bounded(1), Ok(qty(1)));
+        assert_eq!(Quantity::bounded(1_000_000), Ok(qty(Quantity::MAX)));
+        assert!(qty(Quantity::MAX).is_within_bound());
+        assert!(!qty(Quantity::MAX + 1).is_within_bound());
+        assert!(matches!(Quantity::bounded(0), Err(ValueError::ZeroQuantity)));
+        for too_many in [1_000_001, u64::from(u32::MAX), u64::MAX] {
+            assert!(matches!(Quantity::bounded(too_many), Err(ValueError::QuantityTooLarge { max: 1_000_000 })));
+        }
+    }
+
+    #[test]
+    fn a_recorded_quantity_beyond_the_bound_still_deserializes() {
+        assert_eq!(serde_json::from_str::<Quantity>("4294967295").unwrap(), qty(u32::MAX));
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! Reads `inventory-{sku}` streams; the SKU comes from the stream name. The batch loads every location of the
 //! SKUs it touches, replays the movements in log order in memory (which gives each ledger row its levels after),
 //! then writes levels, totals and ledger rows with one statement each.
+//!
+//! Arithmetic saturates at `i64::MAX` rather than overflowing (levels are never negative, so `on_hand - reserved`
+//! always fits): an event recorded before the input bounds can never stop the projection.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -114,8 +117,9 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
                 position: 0,
                 updated_at: event.recorded_at,
             });
-            level.on_hand += on_hand_delta;
-            level.reserved += reserved_delta;
+            // Saturating: levels recorded before the input bounds may be huge; never a panic or a wrap.
+            level.on_hand = level.on_hand.saturating_add(*on_hand_delta);
+            level.reserved = level.reserved.saturating_add(*reserved_delta);
             if level.on_hand < 0 || level.reserved < 0 {
                 return Err(inconsistent(event, format!("stock of {sku} at {location} would go negative")));
             }
@@ -202,8 +206,8 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
 fn total_of(sku: &str, locations: &BTreeMap<String, LevelRow>, event: &RecordedEvent) -> TotalRow {
     TotalRow {
         sku: sku.to_owned(),
-        on_hand: locations.values().map(|l| l.on_hand).sum(),
-        reserved: locations.values().map(|l| l.reserved).sum(),
+        on_hand: locations.values().fold(0, |sum, l| sum.saturating_add(l.on_hand)),
+        reserved: locations.values().fold(0, |sum, l| sum.saturating_add(l.reserved)),
         locations: i32::try_from(locations.len()).unwrap_or(i32::MAX),
         version: to_i64(event.stream_version),
         position: to_i64(event.position),
@@ -258,8 +262,8 @@ fn per_location(allocations: &[Allocation], on_hand_sign: i64, reserved_sign: i6
     for allocation in allocations {
         let quantity = i64::from(allocation.quantity.get());
         let delta = deltas.entry(allocation.location.to_string()).or_default();
-        delta.0 += on_hand_sign * quantity;
-        delta.1 += reserved_sign * quantity;
+        delta.0 = delta.0.saturating_add(on_hand_sign * quantity);
+        delta.1 = delta.1.saturating_add(reserved_sign * quantity);
     }
     deltas
 }

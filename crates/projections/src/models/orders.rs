@@ -2,7 +2,9 @@
 //! with units shipped and returned (`order_lines`).
 //!
 //! Reads `order-{uuid}` streams. Statuses follow what the events record (`fully_paid`, `fully_shipped`), and
-//! money follows their running totals (`paid_total`, `refunded_total`): nothing is recomputed here.
+//! money follows their running totals (`paid_total`, `refunded_total`): nothing is recomputed here. The few counts
+//! kept here (`units`, `shipped`, `returned`) add with saturating arithmetic, so no recorded event can overflow
+//! them.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -111,7 +113,7 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
                 let mut row = placed_row(order_id, customer_id.to_string(), total, placed_at, event);
                 let lines = line_rows(order_id, lines);
                 row.line_count = i32::try_from(lines.len()).unwrap_or(i32::MAX);
-                row.units = lines.iter().map(|line| line.quantity).sum();
+                row.units = lines.iter().fold(0, |sum, line| sum.saturating_add(line.quantity));
                 orders.insert(order_id, OrderState { row, lines });
             }
             other => {
@@ -302,7 +304,8 @@ fn add_units(
             .iter_mut()
             .find(|line| line.sku == sku)
             .ok_or_else(|| inconsistent(event, format!("sku {sku} is not a line of the order")))?;
-        *counter(line) += i64::from(item.quantity.get());
+        let count = counter(line);
+        *count = count.saturating_add(i64::from(item.quantity.get()));
     }
     Ok(())
 }

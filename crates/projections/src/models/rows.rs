@@ -36,6 +36,29 @@ pub(super) fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+/// The ceiling of every sum a read model keeps (`sales_*`, `lost_demand_daily`): 2^62 - 1. A sum saturates
+/// there instead of failing, so no accepted event, however large, can stop a projection (the bounds on new input
+/// keep real figures far below it; events recorded before the bounds may not). Below 2^62, a generated column
+/// that subtracts two such sums from a third (`net_revenue_amount = revenue - cancelled - returned`) still fits
+/// a `bigint`.
+pub(super) const SUM_CEILING: i64 = (1 << 62) - 1;
+
+/// `sum + delta`, held within `0..=SUM_CEILING` (a delta is never negative; clamping keeps even a corrupt one from
+/// taking a sum out of range).
+pub(super) fn add_capped(sum: &mut i64, delta: i64) {
+    *sum = sum.saturating_add(delta).clamp(0, SUM_CEILING);
+}
+
+/// The `set` list of an `on conflict ... do update` that adds `excluded` to the row's sums (`t` is the table),
+/// each capped at [`SUM_CEILING`] in `numeric`, which cannot overflow, so the update never fails.
+pub(super) fn capped_sums(columns: &[&str]) -> String {
+    columns
+        .iter()
+        .map(|c| format!("{c} = least(t.{c}::numeric + excluded.{c}, {SUM_CEILING})::bigint"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// An inconsistency at `event`.
 pub(super) fn inconsistent(event: &RecordedEvent, reason: impl Into<String>) -> ProjectionError {
     ProjectionError::Inconsistent { position: event.position, reason: reason.into() }
@@ -91,3 +114,33 @@ macro_rules! write_rows {
     }};
 }
 pub(super) use write_rows;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_saturate_at_the_ceiling_and_never_go_negative() {
+        let mut sum = SUM_CEILING - 1;
+        add_capped(&mut sum, 5);
+        assert_eq!(sum, SUM_CEILING);
+        add_capped(&mut sum, i64::MAX);
+        assert_eq!(sum, SUM_CEILING);
+        let mut small = 3;
+        add_capped(&mut small, i64::MIN);
+        assert_eq!(small, 0);
+        // Three capped sums subtract without leaving a bigint.
+        assert!(0i64.checked_sub(SUM_CEILING).and_then(|d| d.checked_sub(SUM_CEILING)).is_some());
+    }
+
+    #[test]
+    fn capped_sums_add_in_numeric_under_the_ceiling() {
+        assert_eq!(
+            capped_sums(&["orders", "units"]),
+            format!(
+                "orders = least(t.orders::numeric + excluded.orders, {SUM_CEILING})::bigint, \
+                 units = least(t.units::numeric + excluded.units, {SUM_CEILING})::bigint"
+            )
+        );
+    }
+}

@@ -11,18 +11,24 @@
 //!
 //! The daily tables are sums, so a batch adds its deltas with `on conflict ... do update set x = x + excluded.x`:
 //! one statement per table for the whole batch. The model remembers each order's lines in `sales_orders`.
+//!
+//! **Sums never fail.** Every sum, in Rust and in SQL, saturates at `rows::SUM_CEILING` (2^62 - 1) instead of
+//! overflowing: the log may hold events from before the input bounds (an order of 4,294,967,295 units at 99,999
+//! is a valid recorded fact), and a `bigint out of range` would stop the projection for good. A figure at the
+//! ceiling reads "at least this much".
 
 use chrono::NaiveDate;
 use sqlx::types::Json;
 use sqlx::PgConnection;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
 use tally_domain::order::{ItemLine, OrderLine};
 use tally_domain::{Order, OrderEvent, OrderId};
 use tally_store::RecordedEvent;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::rows::{decode, inconsistent, load, stream_key, write_rows};
+use super::rows::{add_capped, capped_sums, decode, inconsistent, load, stream_key, write_rows};
 use crate::error::ProjectionError;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -115,33 +121,39 @@ const LOAD: &str = "select * from sales_orders where order_id = any($1)";
 const ORDERS_ON_CONFLICT: &str =
     "on conflict (order_id) do update set confirmed = excluded.confirmed, withdrawn = excluded.withdrawn";
 
-/// The daily tables' upserts add the batch's deltas to the sums already there (`t` is the table).
-const DAILY_ON_CONFLICT: &str = "\
-    on conflict (day, currency) do update
-       set orders = t.orders + excluded.orders, cancelled_orders = t.cancelled_orders + excluded.cancelled_orders,
-           units_sold = t.units_sold + excluded.units_sold,
-           units_cancelled = t.units_cancelled + excluded.units_cancelled,
-           units_returned = t.units_returned + excluded.units_returned,
-           revenue_amount = t.revenue_amount + excluded.revenue_amount,
-           cancelled_amount = t.cancelled_amount + excluded.cancelled_amount,
-           returned_amount = t.returned_amount + excluded.returned_amount,
-           refunded_amount = t.refunded_amount + excluded.refunded_amount";
+/// The daily tables' upserts add the batch's deltas to the sums already there (`t` is the table), capped.
+static DAILY_ON_CONFLICT: LazyLock<String> = LazyLock::new(|| {
+    let sums = capped_sums(&[
+        "orders",
+        "cancelled_orders",
+        "units_sold",
+        "units_cancelled",
+        "units_returned",
+        "revenue_amount",
+        "cancelled_amount",
+        "returned_amount",
+        "refunded_amount",
+    ]);
+    format!("on conflict (day, currency) do update set {sums}")
+});
 
-const SKU_ON_CONFLICT: &str = "\
-    on conflict (day, sku, currency) do update
-       set orders = t.orders + excluded.orders, units_sold = t.units_sold + excluded.units_sold,
-           units_cancelled = t.units_cancelled + excluded.units_cancelled,
-           units_returned = t.units_returned + excluded.units_returned,
-           revenue_amount = t.revenue_amount + excluded.revenue_amount,
-           cancelled_amount = t.cancelled_amount + excluded.cancelled_amount,
-           returned_amount = t.returned_amount + excluded.returned_amount";
+static SKU_ON_CONFLICT: LazyLock<String> = LazyLock::new(|| {
+    let sums = capped_sums(&[
+        "orders",
+        "units_sold",
+        "units_cancelled",
+        "units_returned",
+        "revenue_amount",
+        "cancelled_amount",
+        "returned_amount",
+    ]);
+    format!("on conflict (day, sku, currency) do update set {sums}")
+});
 
-const LOST_ON_CONFLICT: &str = "\
-    on conflict (day, sku, currency) do update
-       set rejected_orders = t.rejected_orders + excluded.rejected_orders,
-           units_requested = t.units_requested + excluded.units_requested,
-           units_available = t.units_available + excluded.units_available,
-           lost_revenue_amount = t.lost_revenue_amount + excluded.lost_revenue_amount";
+static LOST_ON_CONFLICT: LazyLock<String> = LazyLock::new(|| {
+    let sums = capped_sums(&["rejected_orders", "units_requested", "units_available", "lost_revenue_amount"]);
+    format!("on conflict (day, sku, currency) do update set {sums}")
+});
 
 #[instrument(skip_all, fields(events = events.len()))]
 pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
@@ -181,16 +193,16 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
             OrderEvent::OrderConfirmed { .. } => {
                 order.confirmed = true;
                 changed.insert(order_id);
-                deltas.daily(day, &currency).orders += 1;
+                add_capped(&mut deltas.daily(day, &currency).orders, 1);
                 for line in order.lines.iter() {
                     let (units, amount) = value(line, line.quantity.get());
                     let daily = deltas.daily(day, &currency);
-                    daily.units_sold += units;
-                    daily.revenue_amount += amount;
+                    add_capped(&mut daily.units_sold, units);
+                    add_capped(&mut daily.revenue_amount, amount);
                     let sku = deltas.sku(day, line.sku.as_str(), &currency);
-                    sku.orders += 1;
-                    sku.units_sold += units;
-                    sku.revenue_amount += amount;
+                    add_capped(&mut sku.orders, 1);
+                    add_capped(&mut sku.units_sold, units);
+                    add_capped(&mut sku.revenue_amount, amount);
                 }
             }
             OrderEvent::OrderRejected { shortages } => {
@@ -198,17 +210,17 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
                     let line = line_of(&order.lines, shortage.sku.as_str(), event)?;
                     let (units, amount) = value(line, shortage.requested.get());
                     let lost = deltas.lost(day, shortage.sku.as_str(), &currency);
-                    lost.rejected_orders += 1;
-                    lost.units_requested += units;
-                    lost.units_available += i64::try_from(shortage.available).unwrap_or(i64::MAX);
-                    lost.lost_revenue_amount += amount;
+                    add_capped(&mut lost.rejected_orders, 1);
+                    add_capped(&mut lost.units_requested, units);
+                    add_capped(&mut lost.units_available, i64::try_from(shortage.available).unwrap_or(i64::MAX));
+                    add_capped(&mut lost.lost_revenue_amount, amount);
                 }
             }
             OrderEvent::OrderCancelled { unshipped_lines, .. } | OrderEvent::OrderExpired { unshipped_lines, .. } => {
                 if order.confirmed && !order.withdrawn {
                     order.withdrawn = true;
                     changed.insert(order_id);
-                    deltas.daily(day, &currency).cancelled_orders += 1;
+                    add_capped(&mut deltas.daily(day, &currency).cancelled_orders, 1);
                     take_back(&mut deltas, day, &currency, &order.lines, &unshipped_lines, event, Kind::Cancelled)?;
                 }
             }
@@ -216,7 +228,7 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
                 take_back(&mut deltas, day, &currency, &order.lines, &returned, event, Kind::Returned)?;
             }
             OrderEvent::RefundIssued { amount, .. } => {
-                deltas.daily(day, amount.currency().as_str()).refunded_amount += amount.minor();
+                add_capped(&mut deltas.daily(day, amount.currency().as_str()).refunded_amount, amount.minor());
             }
             OrderEvent::OrderPlaced { .. }
             | OrderEvent::PaymentCaptured { .. }
@@ -245,7 +257,7 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
             returned_amount,
             refunded_amount,
         ],
-        DAILY_ON_CONFLICT
+        &DAILY_ON_CONFLICT
     )?;
     let per_sku: Vec<SkuRow> = deltas.per_sku.into_values().collect();
     write_rows!(
@@ -264,7 +276,7 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
             cancelled_amount,
             returned_amount,
         ],
-        SKU_ON_CONFLICT
+        &SKU_ON_CONFLICT
     )?;
     let lost: Vec<LostRow> = deltas.lost.into_values().collect();
     write_rows!(
@@ -272,7 +284,7 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
         "lost_demand_daily",
         lost,
         [day, sku, currency, rejected_orders, units_requested, units_available, lost_revenue_amount],
-        LOST_ON_CONFLICT
+        &LOST_ON_CONFLICT
     )
 }
 
@@ -298,23 +310,23 @@ fn take_back(
         let daily = deltas.daily(day, currency);
         match kind {
             Kind::Cancelled => {
-                daily.units_cancelled += units;
-                daily.cancelled_amount += amount;
+                add_capped(&mut daily.units_cancelled, units);
+                add_capped(&mut daily.cancelled_amount, amount);
             }
             Kind::Returned => {
-                daily.units_returned += units;
-                daily.returned_amount += amount;
+                add_capped(&mut daily.units_returned, units);
+                add_capped(&mut daily.returned_amount, amount);
             }
         }
         let sku = deltas.sku(day, item.sku.as_str(), currency);
         match kind {
             Kind::Cancelled => {
-                sku.units_cancelled += units;
-                sku.cancelled_amount += amount;
+                add_capped(&mut sku.units_cancelled, units);
+                add_capped(&mut sku.cancelled_amount, amount);
             }
             Kind::Returned => {
-                sku.units_returned += units;
-                sku.returned_amount += amount;
+                add_capped(&mut sku.units_returned, units);
+                add_capped(&mut sku.returned_amount, amount);
             }
         }
     }
@@ -328,7 +340,7 @@ fn line_of<'a>(lines: &'a [OrderLine], sku: &str, event: &RecordedEvent) -> Resu
         .ok_or_else(|| inconsistent(event, format!("sku {sku} is not a line of the order")))
 }
 
-/// `units` of a line and their value at its unit price.
+/// `units` of a line and their value at its unit price (saturating: `add_capped` then caps it).
 fn value(line: &OrderLine, units: u32) -> (i64, i64) {
     let units = i64::from(units);
     (units, units.saturating_mul(line.unit_price.minor()))

@@ -152,10 +152,13 @@ pub async fn top_products(
         TopBy::Units => "net_units",
         TopBy::Revenue => "net_revenue_amount",
     };
+    // A sum over many days can leave a bigint: it saturates (numeric, then clamped), never fails the query.
+    let sum = |column: &str| format!("greatest(least(sum({column}), {max}), -{max})::bigint", max = i64::MAX);
+    let (orders, net_units, net_revenue_amount) = (sum("orders"), sum("net_units"), sum("net_revenue_amount"));
     let sql = format!(
         "with totals as (
-             select sku, currency, sum(orders)::bigint as orders, sum(net_units)::bigint as net_units,
-                    sum(net_revenue_amount)::bigint as net_revenue_amount
+             select sku, currency, {orders} as orders, {net_units} as net_units,
+                    {net_revenue_amount} as net_revenue_amount
                from sales_daily_sku
               where ($1::date is null or day >= $1)
                 and ($2::date is null or day <= $2)

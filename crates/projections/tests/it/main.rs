@@ -1,6 +1,7 @@
 //! The projections' integration tests, one binary: a fresh PostgreSQL database per test (the event store and the
 //! read models in it), event histories from the domain's deciders (`workload`), and the helpers below.
 
+mod bounds;
 mod crash;
 mod equivalence;
 mod leases;

@@ -55,13 +55,60 @@ fn a_free_item_rides_along_but_an_order_of_free_items_is_refused() {
 }
 
 #[test]
-fn placing_refuses_a_total_that_overflows() {
+fn placing_accepts_the_largest_order_the_bounds_allow() {
+    let lines: Vec<OrderLine> =
+        (0..MAX_LINES).map(|n| line(&format!("S{n}"), Quantity::MAX, eur(Money::MAX_PRICE))).collect();
+    let events = decide(&Order::default(), place(lines)).unwrap();
+    let [OrderEvent::OrderPlaced { total, .. }] = events.as_slice() else { panic!("one OrderPlaced: {events:?}") };
+    assert_eq!(*total, eur(Money::MAX_AMOUNT));
+}
+
+#[test]
+fn placing_refuses_more_lines_than_the_bound() {
+    let lines: Vec<OrderLine> = (0..=MAX_LINES).map(|n| line(&format!("S{n}"), 1, eur(100))).collect();
+    given(&[]).when(place(lines)).then_err(|e| matches!(e, OrderError::TooManyLines { max: 250 }));
+}
+
+#[test]
+fn placing_refuses_a_quantity_above_the_bound() {
     given(&[])
-        .when(place(vec![line("A", 2, eur(i64::MAX / 2 + 1))]))
-        .then_err(|e| matches!(e, OrderError::TotalOverflow));
+        .when(place(vec![line("A", 1, eur(1000)), line("B", Quantity::MAX + 1, eur(1))]))
+        .then_err(|e| matches!(e, OrderError::QuantityTooLarge { sku, max: 1_000_000 } if sku.as_str() == "B"));
+    given(&[])
+        .when(place(vec![line("A", u32::MAX, eur(99_999))]))
+        .then_err(|e| matches!(e, OrderError::QuantityTooLarge { .. }));
+}
+
+#[test]
+fn placing_refuses_a_unit_price_above_the_bound() {
+    given(&[])
+        .when(place(vec![line("A", 2, eur(Money::MAX_PRICE + 1))]))
+        .then_err(|e| matches!(e, OrderError::UnitPriceTooHigh { sku, max: 1_000_000_000 } if sku.as_str() == "A"));
     given(&[])
         .when(place(vec![line("A", 1, eur(i64::MAX)), line("B", 1, eur(1))]))
-        .then_err(|e| matches!(e, OrderError::TotalOverflow));
+        .then_err(|e| matches!(e, OrderError::UnitPriceTooHigh { .. }));
+}
+
+#[test]
+fn free_text_with_a_nul_is_refused() {
+    let placed_paid = history(OrderStatus::Paid);
+    given(&placed_paid)
+        .when(OrderCommand::CancelOrder { reason: "a\0b".to_owned() })
+        .then_err(|e| matches!(e, OrderError::NulInText { field: "reason" }));
+    given(&placed_paid)
+        .when(OrderCommand::IssueRefund { amount: eur(1), reason: "\0".to_owned() })
+        .then_err(|e| matches!(e, OrderError::NulInText { field: "reason" }));
+    given(&placed_paid)
+        .when(OrderCommand::DispatchShipment {
+            shipment_id: ShipmentId::from_uuid(Uuid::from_u128(7)),
+            lines: Vec::new(),
+            carrier: "dhl".to_owned(),
+            tracking_number: "1Z\u{0}".to_owned(),
+        })
+        .then_err(|e| matches!(e, OrderError::NulInText { field: "tracking_number" }));
+    given(&history(OrderStatus::Confirmed))
+        .when(OrderCommand::CapturePayment { amount: eur(1), reference: "psp\0".to_owned() })
+        .then_err(|e| matches!(e, OrderError::NulInText { field: "reference" }));
 }
 
 #[test]
