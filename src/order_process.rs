@@ -13,6 +13,8 @@
 //!   it: reserves the lines again (idempotent per order) and confirms or rejects it. The decision goes on the
 //!   order's stream before any hold is released, so this runner and a slow request cannot leave holds that
 //!   disagree with the outcome.
+//! - `StockReserved` for an order this process does not hold as pending: a runner that read the order as pending
+//!   reserved after another runner decided it; the order is settled (released unless it is confirmed).
 //! - Every [`EXPIRY_INTERVAL`], confirmed orders unpaid past `reserved_until` (by this holder's clock; one holder
 //!   at a time) are expired and their stock released.
 //!
@@ -46,8 +48,10 @@ const TICK: Duration = Duration::from_millis(500);
 const CONCURRENCY: usize = 16;
 /// Unpaid orders expired per round.
 const EXPIRY_PAGE: u32 = 200;
-/// The order events this process reacts to.
-const EVENT_TYPES: [&str; 7] = [
+/// The events this process reacts to: the order events with stock effects, and reservations (to catch one made
+/// for an order already decided).
+const EVENT_TYPES: [&str; 8] = [
+    "StockReserved",
     "OrderPlaced",
     "OrderConfirmed",
     "OrderRejected",
@@ -188,10 +192,7 @@ impl Follower for OrderProcess {
     }
 
     fn filter(&self) -> LogFilter {
-        LogFilter {
-            stream_prefix: Some("order-".to_owned()),
-            event_types: EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect(),
-        }
+        LogFilter { stream_prefix: None, event_types: EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect() }
     }
 
     async fn resume(&self, checkpoint: u64) -> Result<u64, ProjectionError> {
@@ -211,8 +212,20 @@ impl Follower for OrderProcess {
         {
             let mut state = self.state();
             for event in events {
-                let order_id = order_of(event)?;
+                let order_id = match order_of(event) {
+                    Ok(order_id) => order_id,
+                    // Not an event Tally writes: stop here (reported as the follower's failure) until cleared.
+                    Err(error) => return Ok(Applied::Poisoned { position: event.position, error }),
+                };
                 match event.event_type.as_str() {
+                    // In log order an order's reservations come after its placement and before its decision: a
+                    // reservation for an order not pending here was made late, by a runner that had read the order
+                    // as pending, for an order decided meanwhile. Settling releases it if the order holds nothing.
+                    "StockReserved" => {
+                        if !state.pending.contains_key(&order_id) {
+                            to_settle.insert(order_id);
+                        }
+                    }
                     "OrderPlaced" => {
                         state.pending.insert(order_id, (event.position, Instant::now()));
                     }
@@ -259,15 +272,17 @@ impl Follower for OrderProcess {
     }
 }
 
-/// The order an event of an `order-` stream is about.
+/// The order an event is about: the order of an `order-` stream's event, the `order_id` of a reservation.
 fn order_of(event: &RecordedEvent) -> Result<OrderId, ProjectionError> {
-    event.stream_id.strip_prefix("order-").and_then(|id| Uuid::parse_str(id).ok()).map(OrderId::from_uuid).ok_or_else(
-        || ProjectionError::Decode {
-            position: event.position,
-            event_type: event.event_type.clone(),
-            reason: format!("{} is not an order stream", event.stream_id),
-        },
-    )
+    let id = match event.stream_id.strip_prefix("order-") {
+        Some(id) => Some(id),
+        None => event.data.get("order_id").and_then(serde_json::Value::as_str),
+    };
+    id.and_then(|id| Uuid::parse_str(id).ok()).map(OrderId::from_uuid).ok_or_else(|| ProjectionError::Decode {
+        position: event.position,
+        event_type: event.event_type.clone(),
+        reason: format!("no order id in this event of {}", event.stream_id),
+    })
 }
 
 /// Whether a failed command may succeed later (the store unavailable, contention): then the batch is repeated.

@@ -3,6 +3,7 @@
 //! One test binary with a shared harness (`harness`), one module per feature.
 
 mod harness;
+mod lost_ack;
 mod order_expiry;
 mod order_process;
 mod orders_crash;

@@ -1,14 +1,15 @@
 //! The order process of a running `tally serve` repairs, within seconds and without a restart, what a request
 //! that died between two steps of an order leaves in the log: a placement never decided, a cancellation whose
-//! release never ran, a shipment whose commit never ran. The test writes exactly the events such a request had
+//! release never ran, a shipment whose commit never ran, a reservation made after its order was rejected. The test writes exactly the events such a request had
 //! written when it died (decided by the domain, appended to the real store behind the server's back), then
 //! watches the stock through the server.
 
 use crate::harness::{get_json, poll_until, post_expect, TallyProcess};
 use serde_json::{json, Value};
 use std::time::Duration;
-use tally_domain::order::{ItemLine, OrderCommand, OrderLine};
+use tally_domain::order::{ItemLine, OrderCommand, OrderLine, Shortage};
 use tally_domain::{Aggregate, Currency, CustomerId, Event, Money, Order, OrderId, Quantity, ShipmentId, Sku};
+use tally_domain::{Inventory, InventoryCommand};
 use tally_store::{EventStore, ExpectedVersion, NewEvent, PgEventStore, PgStoreOptions, ReadStream};
 
 /// Within this the order process has taken its lease, waited out the 2 s grace of a pending order, and acted.
@@ -16,19 +17,23 @@ const REPAIR_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Decides `command` on the order's stream as it stands and appends the events, as a request would before dying.
 async fn append_as_a_dying_request(store: &PgEventStore, order_id: OrderId, command: OrderCommand) {
-    let stream_id = Order::stream_id(&order_id);
-    let history = store.read_stream(&stream_id, ReadStream::forwards(0, 1000)).await.expect("read the order");
-    let mut state = Order::default();
+    append_decided::<Order>(store, &Order::stream_id(&order_id), command).await;
+}
+
+/// Decides `command` on the stream `stream_id` of an `A` as it stands and appends the events.
+async fn append_decided<A: Aggregate>(store: &PgEventStore, stream_id: &str, command: A::Command) {
+    let history = store.read_stream(stream_id, ReadStream::forwards(0, 1000)).await.expect("read the stream");
+    let mut state = A::State::default();
     for recorded in &history {
-        state = Order::evolve(state, &serde_json::from_value(recorded.data.clone()).expect("an order event"));
+        state = A::evolve(state, &serde_json::from_value(recorded.data.clone()).expect("an event of the stream"));
     }
-    let events = Order::decide(&state, command).expect("the domain accepts the command");
+    let events = A::decide(&state, command).unwrap_or_else(|_| panic!("the domain accepts the command"));
     let new_events: Vec<NewEvent> = events
         .iter()
         .map(|event| NewEvent::new(event.event_type(), serde_json::to_value(event).expect("encode")))
         .collect();
     let expected = history.last().map_or(ExpectedVersion::NoStream, |last| ExpectedVersion::Exact(last.stream_version));
-    store.append(&stream_id, expected, new_events).await.expect("append");
+    store.append(stream_id, expected, new_events).await.expect("append");
 }
 
 /// The SKU's stock in the read model (`Err` until the read model has it).
@@ -109,6 +114,27 @@ async fn a_running_server_repairs_every_order_step_a_dying_request_left_undone()
     post_expect(&format!("{base}/v1/inventory/REPAIR-B/receipts"), &json!({ "quantity": 1 }), 201).await;
     wait_for_stock(&base, "REPAIR-B", (11, 0), "the next receipt").await;
     assert_eq!(stock(&base, "REPAIR-A").await.unwrap()["on_hand"], 6, "committed once");
+
+    // 4. A runner that read an order as pending and reserved after another runner rejected it: the late hold is
+    //    released.
+    let late = OrderId::from_uuid(uuid::Uuid::now_v7());
+    let place = OrderCommand::PlaceOrder {
+        order_id: late,
+        customer_id: CustomerId::parse("cus-3").unwrap(),
+        lines: vec![line("REPAIR-B", 5)],
+        placed_at: chrono::Utc::now(),
+    };
+    append_as_a_dying_request(&store, late, place).await;
+    let shortage =
+        Shortage { sku: Sku::parse("REPAIR-B").unwrap(), requested: Quantity::new(5).unwrap(), available: 0 };
+    append_as_a_dying_request(&store, late, OrderCommand::RejectOrder { shortages: vec![shortage] }).await;
+    let reserve = InventoryCommand::ReserveStock {
+        order_id: late,
+        quantity: Quantity::new(5).unwrap(),
+        expires_at: chrono::Utc::now() + chrono::Duration::minutes(30),
+    };
+    append_decided::<Inventory>(&store, "inventory-REPAIR-B", reserve).await;
+    wait_for_stock(&base, "REPAIR-B", (11, 0), "the late hold of a rejected order to be released").await;
 
     store.close().await;
     assert!(server.terminate().success());

@@ -242,3 +242,69 @@ async fn a_projection_stopped_on_a_poison_event_leaves_the_node_ready_and_is_rep
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_database_restart_under_keyed_commands_with_client_retries_applies_each_key_once() {
+    const CLIENTS: usize = 8;
+    const RECEIPTS_PER_CLIENT: usize = 40;
+    let cluster = OwnCluster::start();
+    let (_server, base) = TallyProcess::serve_on(&cluster.url);
+    post_expect(
+        &format!("{base}/v1/products"),
+        &json!({ "sku": "KEYED", "name": "Keyed tee", "price": { "amount": 1999, "currency": "EUR" } }),
+        201,
+    )
+    .await;
+    let client = reqwest::Client::builder().timeout(CLIENT_TIMEOUT).build().unwrap();
+    let receipts = format!("{base}/v1/inventory/KEYED/receipts");
+    let (sent, mut progress) = tokio::sync::watch::channel(0_usize);
+    let sent = std::sync::Arc::new(sent);
+    // Each client sends its receipts one after the other, each retried with its key until it is answered 201.
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|n| {
+            let (client, receipts, sent) = (client.clone(), receipts.clone(), sent.clone());
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                for i in 0..RECEIPTS_PER_CLIENT {
+                    let key = format!("restart-{n}-{i}");
+                    loop {
+                        let request = client.post(&receipts).header("idempotency-key", &key).json(&receipt(1));
+                        match request.send().await {
+                            Ok(response) if response.status().as_u16() == 201 => break,
+                            Ok(response) => statuses.push(response.status().as_u16()),
+                            Err(_) => statuses.push(0),
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    sent.send_modify(|count| *count += 1);
+                }
+                statuses
+            })
+        })
+        .collect();
+    tokio::time::timeout(Duration::from_secs(60), progress.wait_for(|count| *count >= CLIENTS * 5))
+        .await
+        .expect("the load got going")
+        .ok();
+    cluster.stop_immediately();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cluster.start_again();
+    let mut refusals = Vec::new();
+    for client in clients {
+        refusals.extend(client.await.expect("a client"));
+    }
+    println!("answers other than 201 during the restart: {refusals:?}");
+    assert!(refusals.iter().all(|status| [503, 409].contains(status)), "only 503 and 409 while retrying: {refusals:?}");
+    assert!(refusals.contains(&503), "the restart was noticed");
+
+    let pool = sqlx::PgPool::connect(&cluster.url).await.expect("connect");
+    let per_key: Vec<(String, i64)> = sqlx::query_as(
+        "select metadata->>'idempotency_key', count(*) from events
+          where stream_id = 'inventory-KEYED' group by 1 order by 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(per_key.len(), CLIENTS * RECEIPTS_PER_CLIENT, "every key was received");
+    assert!(per_key.iter().all(|(_, count)| *count == 1), "a key received twice: {per_key:?}");
+}
