@@ -165,3 +165,37 @@ async fn a_node_killed_mid_order_is_repaired_by_the_other_node_without_a_restart
     eprintln!("repaired: holds {repaired:?}");
     assert!(survivor.terminate().success());
 }
+
+#[tokio::test]
+async fn one_key_sent_twenty_times_at_once_to_two_nodes_is_applied_once() {
+    let db = tally_testkit::fresh_database().await;
+    let (first, first_base) = TallyProcess::serve_on(&db.url);
+    let (second, second_base) = TallyProcess::serve_on(&db.url);
+    let product = json!({ "sku": "BURST", "name": "Burst", "price": { "amount": 700, "currency": "EUR" } });
+    post_expect(&format!("{first_base}/v1/products"), &product, 201).await;
+    let http = reqwest::Client::new();
+    let sends = (0..20).map(|n| {
+        let base = if n % 2 == 0 { first_base.clone() } else { second_base.clone() };
+        let http = http.clone();
+        tokio::spawn(async move {
+            let response = http
+                .post(format!("{base}/v1/inventory/BURST/receipts"))
+                .header("idempotency-key", "burst-1")
+                .json(&json!({ "quantity": 9 }))
+                .send()
+                .await
+                .expect("an answer");
+            response.status().as_u16()
+        })
+    });
+    let statuses: Vec<u16> = futures::future::join_all(sends).await.into_iter().map(Result::unwrap).collect();
+    assert!(statuses.iter().all(|status| [201, 409].contains(status)), "created or in flight: {statuses:?}");
+    assert!(statuses.contains(&201), "{statuses:?}");
+    let receipts: i64 = sqlx::query_scalar("select count(*) from events where stream_id = 'inventory-BURST'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(receipts, 1, "twenty sends, two nodes, one receipt");
+    assert!(first.terminate().success());
+    assert!(second.terminate().success());
+}

@@ -78,6 +78,23 @@ impl KurrentDbEventStore {
     }
 }
 
+/// How long an append, a stream read or a head read of KurrentDB may take before it counts as unavailable. With the cluster unreachable the
+/// client keeps rediscovering it (`maxDiscoverAttempts` x `discoveryInterval`) and a request would hang; a command
+/// must answer 503 within 2 s instead (docs/decisions.md, 2026-12-04). An append cut off here has an unknown
+/// outcome, like any lost answer: repeating it with the same event ids is safe.
+const CALL_DEADLINE: Duration = Duration::from_millis(1500);
+
+/// `call`, or `StoreError::Unavailable` once [`CALL_DEADLINE`] has passed.
+async fn within_deadline<T>(call: impl std::future::Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    match tokio::time::timeout(CALL_DEADLINE, call).await {
+        Ok(result) => result,
+        Err(_) => {
+            let timed_out = std::io::Error::new(std::io::ErrorKind::TimedOut, "KurrentDB did not answer in time");
+            Err(StoreError::Unavailable(std::sync::Arc::new(timed_out)))
+        }
+    }
+}
+
 impl EventStore for KurrentDbEventStore {
     fn append<'a>(
         &'a self,
@@ -85,7 +102,7 @@ impl EventStore for KurrentDbEventStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> BoxFuture<'a, Result<AppendResult, StoreError>> {
-        Box::pin(append::append(&self.client, stream_id, expected, events))
+        Box::pin(within_deadline(append::append(&self.client, stream_id, expected, events)))
     }
 
     fn read_stream<'a>(
@@ -93,10 +110,10 @@ impl EventStore for KurrentDbEventStore {
         stream_id: &'a str,
         read: ReadStream,
     ) -> BoxFuture<'a, Result<Vec<RecordedEvent>, StoreError>> {
-        Box::pin(async move {
+        Box::pin(within_deadline(async move {
             let stored = read::stream_events(&self.client, stream_id, read, false).await?;
             Ok(stored.into_iter().map(mapping::StoredEvent::into_recorded).collect::<Result<_, _>>()?)
-        })
+        }))
     }
 
     fn read_all<'a>(
@@ -105,6 +122,8 @@ impl EventStore for KurrentDbEventStore {
         limit: usize,
         filter: &'a LogFilter,
     ) -> BoxFuture<'a, Result<LogSlice, StoreError>> {
+        // No deadline: a filtered read of a long log may legitimately scan for a while (followers and the audit
+        // API read it; neither answers a command).
         Box::pin(async move { Ok(read::read_log(&self.client, after, limit, filter).await?) })
     }
 
@@ -121,7 +140,7 @@ impl EventStore for KurrentDbEventStore {
     }
 
     fn head_position(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
-        Box::pin(async move { Ok(read::head_position(&self.client).await?) })
+        Box::pin(within_deadline(async move { Ok(read::head_position(&self.client).await?) }))
     }
 
     fn wait_for_position_after(&self, after: u64, timeout: Duration) -> BoxFuture<'_, Result<u64, StoreError>> {
