@@ -136,6 +136,17 @@ async fn a_running_server_repairs_every_order_step_a_dying_request_left_undone()
     append_decided::<Inventory>(&store, "inventory-REPAIR-B", reserve).await;
     wait_for_stock(&base, "REPAIR-B", (11, 0), "the late hold of a rejected order to be released").await;
 
+    // Operators see the order process beside the projections.
+    let (status, projections) = get_json(&format!("{base}/v1/projections")).await;
+    assert_eq!(status, 200, "{projections}");
+    let process = projections["followers"]
+        .as_array()
+        .and_then(|followers| followers.iter().find(|f| f["name"] == "order-process"));
+    let process = process.unwrap_or_else(|| panic!("the order process in /v1/projections: {projections}"));
+    assert_eq!((process["state"].as_str(), process["failure"].is_null()), (Some("running"), true), "{process}");
+    let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("tally_follower_running{follower=\"order-process\"} 1"), "{metrics}");
+
     store.close().await;
     assert!(server.terminate().success());
 }

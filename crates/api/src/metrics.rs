@@ -94,6 +94,26 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             let _ = writeln!(out, "tally_projection_failed{{projection=\"{}\"}} {failed}", s.name);
         }
     }
+    if let Ok(followers) = state.projector.other_followers().await {
+        gauge(&mut out, "tally_follower_position", "The checkpoint of a follower of the log other than a projection.");
+        for f in &followers {
+            let _ = writeln!(out, "tally_follower_position{{follower=\"{}\"}} {}", f.name, f.position);
+        }
+        gauge(
+            &mut out,
+            "tally_follower_running",
+            "1 while some process holds the follower's lease and no failure stops it.",
+        );
+        for f in &followers {
+            let running = u8::from(f.state == ProjectionState::Running);
+            let _ = writeln!(out, "tally_follower_running{{follower=\"{}\"}} {running}", f.name);
+        }
+        gauge(&mut out, "tally_follower_failed", "1 when the follower stopped on an event it cannot handle.");
+        for f in &followers {
+            let failed = u8::from(f.state == ProjectionState::Failed);
+            let _ = writeln!(out, "tally_follower_failed{{follower=\"{}\"}} {failed}", f.name);
+        }
+    }
     write_visible_lag(&mut out);
     if let Some(bytes) = resident_bytes() {
         gauge(&mut out, "process_resident_memory_bytes", "Resident memory of this process.");

@@ -72,6 +72,22 @@ pub(crate) async fn read_rows(
     Ok(rows)
 }
 
+/// The rows of every follower but these, by name.
+#[instrument(skip_all)]
+pub(crate) async fn rows_other_than(
+    executor: impl PgExecutor<'_>,
+    names: &[&str],
+) -> Result<Vec<CheckpointRow>, ProjectionError> {
+    let rows = sqlx::query_as::<_, CheckpointRow>(
+        "select name, position, failed_position, failed_at, error, holder, heartbeat_at, updated_at
+           from projections where name <> all($1::text[]) order by name",
+    )
+    .bind(names)
+    .fetch_all(executor)
+    .await?;
+    Ok(rows)
+}
+
 /// One follower's row (a projection's, or another follower of the log's), created if missing.
 pub(crate) async fn read_row(conn: &mut PgConnection, name: &str) -> Result<CheckpointRow, ProjectionError> {
     sqlx::query("insert into projections (name) values ($1) on conflict (name) do nothing")

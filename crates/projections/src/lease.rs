@@ -92,10 +92,10 @@ pub(crate) async fn unlock(conn: &mut PgConnection, key: (i32, i32)) -> Result<(
     Ok(())
 }
 
-/// Whether some session of this database holds the lease of `model` right now.
-#[instrument(skip_all, fields(projection = %model))]
-pub(crate) async fn is_held(executor: impl PgExecutor<'_>, model: ReadModel) -> Result<bool, ProjectionError> {
-    let (key1, key2) = lease_key(model.name());
+/// Whether some session of this database holds the lease of the follower `name` right now.
+#[instrument(skip_all, fields(projection = %name))]
+pub(crate) async fn is_held(executor: impl PgExecutor<'_>, name: &str) -> Result<bool, ProjectionError> {
+    let (key1, key2) = lease_key(name);
     // advisory locks are per database; the two-key form shows up with objsubid 2.
     let held: bool = sqlx::query_scalar(
         "select exists (

@@ -55,6 +55,20 @@ pub struct ProjectionStatus {
     pub failure: Option<ProjectionFailure>,
 }
 
+/// The status of a follower of the log that is not a read model (the order process).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FollowerStatus {
+    pub name: String,
+    pub state: ProjectionState,
+    /// Its stored checkpoint: it resumes reading after this position.
+    pub position: u64,
+    /// The runner holding the lease (only while it is held).
+    pub holder: Option<String>,
+    pub heartbeat_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub failure: Option<ProjectionFailure>,
+}
+
 impl Projector {
     /// The status of each of this projector's projections, in [`ReadModel::ALL`] order.
     #[instrument(skip_all)]
@@ -67,7 +81,7 @@ impl Projector {
         let mut statuses = Vec::with_capacity(models.len());
         for &model in models {
             let Some(row) = rows.iter().find(|row| row.name == model.name()) else { continue };
-            let held = lease::is_held(self.pool(), model).await?;
+            let held = lease::is_held(self.pool(), model.name()).await?;
             let position = row.position();
             let lag_seconds = if position < head { self.oldest_pending_age(model, position, now).await? } else { 0.0 };
             let failure =
@@ -85,6 +99,36 @@ impl Projector {
                 lag_events: head.saturating_sub(position),
                 lag_seconds,
                 holder: if held { row.holder.clone() } else { None },
+                heartbeat_at: row.heartbeat_at,
+                updated_at: row.updated_at,
+                failure,
+            });
+        }
+        Ok(statuses)
+    }
+
+    /// The followers of the log that are not read models (the order process), as their checkpoint rows and
+    /// leases say: name, state, checkpoint, holder, failure. Their checkpoints need not reach the head (the order
+    /// process keeps its own below the oldest order it has not seen decided), so no lag is derived.
+    #[instrument(skip_all)]
+    pub async fn other_followers(&self) -> Result<Vec<FollowerStatus>, ProjectionError> {
+        let names: Vec<&str> = ReadModel::ALL.iter().map(|model| model.name()).collect();
+        let rows = checkpoint::rows_other_than(self.pool(), &names).await?;
+        let mut statuses = Vec::with_capacity(rows.len());
+        for row in rows {
+            let held = lease::is_held(self.pool(), &row.name).await?;
+            let failure =
+                row.failure().map(|(position, error)| ProjectionFailure { position, error, failed_at: row.failed_at });
+            let state = match (&failure, held) {
+                (Some(_), _) => ProjectionState::Failed,
+                (None, true) => ProjectionState::Running,
+                (None, false) => ProjectionState::Idle,
+            };
+            statuses.push(FollowerStatus {
+                position: row.position(),
+                holder: if held { row.holder.clone() } else { None },
+                name: row.name,
+                state,
                 heartbeat_at: row.heartbeat_at,
                 updated_at: row.updated_at,
                 failure,
