@@ -84,13 +84,7 @@ impl Projector {
             let held = lease::is_held(self.pool(), model.name()).await?;
             let position = row.position();
             let lag_seconds = if position < head { self.oldest_pending_age(model, position, now).await? } else { 0.0 };
-            let failure =
-                row.failure().map(|(position, error)| ProjectionFailure { position, error, failed_at: row.failed_at });
-            let state = match (&failure, held) {
-                (Some(_), _) => ProjectionState::Failed,
-                (None, true) => ProjectionState::Running,
-                (None, false) => ProjectionState::Idle,
-            };
+            let (state, failure) = state_of(row, held);
             statuses.push(ProjectionStatus {
                 name: row.name.clone(),
                 state,
@@ -117,13 +111,7 @@ impl Projector {
         let mut statuses = Vec::with_capacity(rows.len());
         for row in rows {
             let held = lease::is_held(self.pool(), &row.name).await?;
-            let failure =
-                row.failure().map(|(position, error)| ProjectionFailure { position, error, failed_at: row.failed_at });
-            let state = match (&failure, held) {
-                (Some(_), _) => ProjectionState::Failed,
-                (None, true) => ProjectionState::Running,
-                (None, false) => ProjectionState::Idle,
-            };
+            let (state, failure) = state_of(&row, held);
             statuses.push(FollowerStatus {
                 position: row.position(),
                 holder: if held { row.holder.clone() } else { None },
@@ -149,4 +137,16 @@ impl Projector {
         let waited = now.signed_duration_since(event.recorded_at);
         Ok((waited.num_milliseconds().max(0) as f64) / 1000.0)
     }
+}
+
+/// A follower's state and failure, from its checkpoint row and whether its lease is held.
+fn state_of(row: &checkpoint::CheckpointRow, held: bool) -> (ProjectionState, Option<ProjectionFailure>) {
+    let failure =
+        row.failure().map(|(position, error)| ProjectionFailure { position, error, failed_at: row.failed_at });
+    let state = match (&failure, held) {
+        (Some(_), _) => ProjectionState::Failed,
+        (None, true) => ProjectionState::Running,
+        (None, false) => ProjectionState::Idle,
+    };
+    (state, failure)
 }
