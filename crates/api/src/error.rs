@@ -82,23 +82,6 @@ pub(crate) fn unavailable(what: &str, error: &dyn Error) -> Problem {
     Problem::new(ProblemKind::Unavailable, format!("{what} is not available now; retry shortly")).with_retry_after(1)
 }
 
-/// Whether a database error means "not reachable now" (503 with `Retry-After`) rather than a fault (500): no
-/// connection within the pool's acquire timeout, a refused or broken connection, or a server that is shutting
-/// down, out of connections or cancelled the statement (SQLSTATE classes 08, 53 and 57).
-pub(crate) fn database_unreachable(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(error) => {
-            error.code().is_some_and(|code| ["08", "53", "57"].iter().any(|class| code.starts_with(class)))
-        }
-        _ => false,
-    }
-}
-
 /// The 409 of an order the reservation process rejected: its id and what was short, per SKU.
 pub(crate) fn rejected_order(order_id: OrderId, shortages: &[Shortage]) -> Problem {
     let listed: Vec<Value> = shortages
@@ -228,15 +211,6 @@ mod tests {
             let problem = command_problem(&error);
             assert_eq!((problem.status, problem.kind.slug()), (status, kind), "{error:?}");
         }
-    }
-
-    #[test]
-    fn an_unreachable_database_is_told_apart_from_a_fault() {
-        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        assert!(database_unreachable(&sqlx::Error::PoolTimedOut));
-        assert!(database_unreachable(&sqlx::Error::Io(refused)));
-        assert!(!database_unreachable(&sqlx::Error::RowNotFound));
-        assert!(!database_unreachable(&sqlx::Error::ColumnNotFound("price".into())));
     }
 
     #[test]

@@ -239,7 +239,13 @@ where
         let encoded: Result<Vec<NewEvent>, CommandError> = events
             .iter()
             .enumerate()
-            .map(|(n, e)| Ok(encode(e, &job.context)?.with_id(job.context.event_id(stream_id, n))))
+            .map(|(n, e)| {
+                let encoded = encode(e, &job.context)?;
+                Ok(match job.context.derived_event_id(stream_id, n) {
+                    Some(id) => encoded.with_id(id),
+                    None => encoded,
+                })
+            })
             .collect();
         let encoded = match encoded {
             Ok(encoded) => encoded,

@@ -6,7 +6,8 @@
 //! from [`CommandContext::caused_by`]: same correlation and trace, causation = the causing event.
 //!
 //! **Idempotency keys.** A command run under a client's `Idempotency-Key` ([`IdempotentRun`]) appends events whose
-//! ids are derived from the key, the stream and the event's place in the command ([`CommandContext::event_id`]),
+//! ids are derived from the key, the stream and the event's place in the command
+//! ([`CommandContext::derived_event_id`]),
 //! so two attempts of one keyed command can never both be recorded: the store refuses the second attempt's ids
 //! (`DuplicateEventId`), and the command side answers it with the first attempt's outcome, read from the log.
 //! Steps the command causes on other streams keep the key in their metadata but get ids of their own: they are
@@ -97,16 +98,13 @@ impl CommandContext {
         CommandContext { causation_id: event_id, own_command: false, ..self.clone() }
     }
 
-    /// The id of the `index`-th event this command appends to `stream_id`: derived from the idempotency key for
-    /// a keyed command's own events (so a second attempt's events collide with the first's), else new.
-    pub fn event_id(&self, stream_id: &str, index: usize) -> Uuid {
-        match (&self.idempotency, self.own_command) {
-            (Some(run), true) => {
-                let name = format!("{}\0{}\0{}\0{}", run.scope, run.key, stream_id, index);
-                Uuid::new_v5(&KEYED_EVENT_IDS, name.as_bytes())
-            }
-            _ => Uuid::now_v7(),
-        }
+    /// The id of the `index`-th event this command appends to `stream_id`, derived from the idempotency key, for
+    /// a keyed command's own events (so a second attempt's events collide with the first's); `None` otherwise
+    /// (the event keeps the new id it was made with).
+    pub fn derived_event_id(&self, stream_id: &str, index: usize) -> Option<Uuid> {
+        let run = self.idempotency.as_ref().filter(|_| self.own_command)?;
+        let name = format!("{}\0{}\0{}\0{}", run.scope, run.key, stream_id, index);
+        Some(Uuid::new_v5(&KEYED_EVENT_IDS, name.as_bytes()))
     }
 
     /// Whether an earlier attempt of this keyed command may have appended (see [`IdempotentRun`]).
@@ -198,17 +196,19 @@ mod tests {
     fn a_keyed_command_derives_its_event_ids_and_its_caused_steps_do_not() {
         let keyed = |key: &str| CommandContext::from_request("api", None, None, Some(IdempotentRun::first(key)));
         let (first, again) = (keyed("k1"), keyed("k1"));
-        assert_eq!(first.event_id("order-1", 0), again.event_id("order-1", 0), "the same key, the same ids");
-        assert_ne!(first.event_id("order-1", 0), first.event_id("order-1", 1));
-        assert_ne!(first.event_id("order-1", 0), first.event_id("order-2", 0));
-        assert_ne!(first.event_id("order-1", 0), keyed("k2").event_id("order-1", 0));
+        let id = |context: &CommandContext, stream: &str, index| context.derived_event_id(stream, index);
+        assert!(id(&first, "order-1", 0).is_some());
+        assert_eq!(id(&first, "order-1", 0), id(&again, "order-1", 0), "the same key, the same ids");
+        assert_ne!(id(&first, "order-1", 0), id(&first, "order-1", 1));
+        assert_ne!(id(&first, "order-1", 0), id(&first, "order-2", 0));
+        assert_ne!(id(&first, "order-1", 0), id(&keyed("k2"), "order-1", 0));
         let mut scoped = keyed("k1");
         scoped.idempotency.as_mut().unwrap().scope = "client-b".into();
-        assert_ne!(first.event_id("order-1", 0), scoped.event_id("order-1", 0), "keys are per client");
+        assert_ne!(id(&first, "order-1", 0), id(&scoped, "order-1", 0), "keys are per client");
         let caused = first.caused_by(Uuid::now_v7());
-        assert_ne!(caused.event_id("inventory-A", 0), caused.event_id("inventory-A", 0), "new ids");
+        assert_eq!(id(&caused, "inventory-A", 0), None, "new ids");
         assert_eq!(caused.metadata().idempotency_key.as_deref(), Some("k1"), "the key stays in the metadata");
         let plain = CommandContext::new("worker");
-        assert_ne!(plain.event_id("order-1", 0), plain.event_id("order-1", 0));
+        assert_eq!(id(&plain, "order-1", 0), None);
     }
 }

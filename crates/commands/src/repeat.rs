@@ -38,7 +38,8 @@ pub(crate) async fn earlier_outcome<A: Aggregate>(
     context: &CommandContext,
 ) -> Result<Option<AggregateOutcome<A>>, CommandError> {
     let store = shared.store.as_ref();
-    let Some(first) = store.find_event(stream_id, context.event_id(stream_id, 0)).await? else {
+    let Some(first_id) = context.derived_event_id(stream_id, 0) else { return Ok(None) };
+    let Some(first) = store.find_event(stream_id, first_id).await? else {
         return Ok(None);
     };
     // The attempt's events are consecutive from `first`, with ids derived from the key in order.
@@ -52,7 +53,7 @@ pub(crate) async fn earlier_outcome<A: Aggregate>(
         for recorded in page {
             from = recorded.stream_version + 1;
             let ours = recorded.stream_version >= first.stream_version
-                && recorded.event_id == context.event_id(stream_id, events.len());
+                && Some(recorded.event_id) == context.derived_event_id(stream_id, events.len());
             if recorded.stream_version > first.stream_version && !ours {
                 break 'read;
             }

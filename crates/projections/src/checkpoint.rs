@@ -44,10 +44,45 @@ pub(crate) fn column(position: u64) -> i64 {
     i64::try_from(position).unwrap_or(i64::MAX)
 }
 
+/// The columns of a [`CheckpointRow`].
+const SELECT_ROWS: &str =
+    "select name, position, failed_position, failed_at, error, holder, heartbeat_at, updated_at from projections";
+
+fn names(models: &[ReadModel]) -> Vec<&'static str> {
+    models.iter().map(|model| model.name()).collect()
+}
+
 /// Creates the rows of projections that have none yet (at position 0).
-#[instrument(skip_all)]
 pub(crate) async fn ensure_rows(executor: impl PgExecutor<'_>, models: &[ReadModel]) -> Result<(), ProjectionError> {
-    let names: Vec<&str> = models.iter().map(|model| model.name()).collect();
+    ensure_named(executor, &names(models)).await
+}
+
+/// The rows of these projections, by name.
+pub(crate) async fn read_rows(
+    executor: impl PgExecutor<'_>,
+    models: &[ReadModel],
+) -> Result<Vec<CheckpointRow>, ProjectionError> {
+    rows_where(executor, "name = any($1::text[])", &names(models)).await
+}
+
+/// The rows of every follower but these, by name.
+pub(crate) async fn rows_other_than(
+    executor: impl PgExecutor<'_>,
+    names: &[&str],
+) -> Result<Vec<CheckpointRow>, ProjectionError> {
+    rows_where(executor, "name <> all($1::text[])", names).await
+}
+
+/// One follower's row (a projection's, or another follower of the log's), created if missing.
+pub(crate) async fn read_row(conn: &mut PgConnection, name: &str) -> Result<CheckpointRow, ProjectionError> {
+    ensure_named(&mut *conn, &[name]).await?;
+    let rows = rows_where(&mut *conn, "name = any($1::text[])", &[name]).await?;
+    rows.into_iter().next().ok_or_else(|| ProjectionError::UnknownProjection { name: name.to_owned() })
+}
+
+/// Creates the rows of followers that have none yet (at position 0).
+#[instrument(skip_all)]
+async fn ensure_named(executor: impl PgExecutor<'_>, names: &[&str]) -> Result<(), ProjectionError> {
     sqlx::query("insert into projections (name) select unnest($1::text[]) on conflict (name) do nothing")
         .bind(names)
         .execute(executor)
@@ -55,53 +90,15 @@ pub(crate) async fn ensure_rows(executor: impl PgExecutor<'_>, models: &[ReadMod
     Ok(())
 }
 
-/// The rows of these projections, by name.
+/// The rows whose name passes `condition` on the names `$1`, by name.
 #[instrument(skip_all)]
-pub(crate) async fn read_rows(
+async fn rows_where(
     executor: impl PgExecutor<'_>,
-    models: &[ReadModel],
-) -> Result<Vec<CheckpointRow>, ProjectionError> {
-    let names: Vec<&str> = models.iter().map(|model| model.name()).collect();
-    let rows = sqlx::query_as::<_, CheckpointRow>(
-        "select name, position, failed_position, failed_at, error, holder, heartbeat_at, updated_at
-           from projections where name = any($1::text[]) order by name",
-    )
-    .bind(names)
-    .fetch_all(executor)
-    .await?;
-    Ok(rows)
-}
-
-/// The rows of every follower but these, by name.
-#[instrument(skip_all)]
-pub(crate) async fn rows_other_than(
-    executor: impl PgExecutor<'_>,
+    condition: &str,
     names: &[&str],
 ) -> Result<Vec<CheckpointRow>, ProjectionError> {
-    let rows = sqlx::query_as::<_, CheckpointRow>(
-        "select name, position, failed_position, failed_at, error, holder, heartbeat_at, updated_at
-           from projections where name <> all($1::text[]) order by name",
-    )
-    .bind(names)
-    .fetch_all(executor)
-    .await?;
-    Ok(rows)
-}
-
-/// One follower's row (a projection's, or another follower of the log's), created if missing.
-pub(crate) async fn read_row(conn: &mut PgConnection, name: &str) -> Result<CheckpointRow, ProjectionError> {
-    sqlx::query("insert into projections (name) values ($1) on conflict (name) do nothing")
-        .bind(name)
-        .execute(&mut *conn)
-        .await?;
-    let row = sqlx::query_as::<_, CheckpointRow>(
-        "select name, position, failed_position, failed_at, error, holder, heartbeat_at, updated_at
-           from projections where name = $1",
-    )
-    .bind(name)
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.ok_or_else(|| ProjectionError::UnknownProjection { name: name.to_owned() })
+    let sql = format!("{SELECT_ROWS} where {condition} order by name");
+    Ok(sqlx::query_as::<_, CheckpointRow>(&sql).bind(names).fetch_all(executor).await?)
 }
 
 /// Locks the projection's row until the end of the transaction and returns its position. Every writer of a

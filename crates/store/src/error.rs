@@ -65,9 +65,40 @@ impl StoreError {
     }
 }
 
+/// Whether a database error means "not reachable now" (503 with `Retry-After`) rather than a fault (500): no
+/// connection within the pool's acquire timeout, a refused or broken connection, or a server that is shutting
+/// down, out of connections or cancelled the statement (SQLSTATE classes 08, 53 and 57).
+pub fn database_unreachable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(error) => {
+            error.code().is_some_and(|code| ["08", "53", "57"].iter().any(|class| code.starts_with(class)))
+        }
+        _ => false,
+    }
+}
+
 fn describe_version(version: Option<u64>) -> String {
     match version {
         Some(version) => format!("version {version}"),
         None => "no stream".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_told_apart_from_a_fault() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(database_unreachable(&sqlx::Error::PoolTimedOut));
+        assert!(database_unreachable(&sqlx::Error::Io(refused)));
+        assert!(!database_unreachable(&sqlx::Error::RowNotFound));
+        assert!(!database_unreachable(&sqlx::Error::ColumnNotFound("price".into())));
     }
 }

@@ -101,7 +101,7 @@ impl From<ReadError> for Problem {
         match error {
             ReadError::InvalidCursor => Problem::new(ProblemKind::Validation, "the cursor is not valid for this list")
                 .with_status(StatusCode::BAD_REQUEST),
-            ReadError::Database(error) if crate::error::database_unreachable(&error) => {
+            ReadError::Database(error) if tally_store::error::database_unreachable(&error) => {
                 tracing::warn!(error = %error, "the read-model database is unreachable");
                 Problem::new(ProblemKind::Unavailable, "the read models could not be read").with_retry_after(1)
             }

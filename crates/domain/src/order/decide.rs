@@ -68,7 +68,6 @@ fn place(
     if lines.len() > super::MAX_LINES {
         return Err(OrderError::TooManyLines { max: super::MAX_LINES });
     }
-    text("customer_id", customer_id.as_str())?;
     let currency = first.unit_price.currency();
     let mut total = Money::zero(currency);
     let mut seen = BTreeSet::new();

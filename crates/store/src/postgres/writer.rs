@@ -135,11 +135,10 @@ fn fail_waiting(queue: &mut mpsc::Receiver<AppendRequest>, carried: &mut Option<
     }
 }
 
-/// Whether the database could not be reached at all: no connection within the pool's acquire timeout, or a
-/// connection that broke. The next attempt, made at once, would most likely meet the same.
+/// Whether the database could not be reached at all ([`crate::error::database_unreachable`]). The next attempt,
+/// made at once, would most likely meet the same.
 fn is_unreachable(error: &StoreError) -> bool {
-    let StoreError::Database(error) = error else { return false };
-    matches!(**error, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
+    matches!(error, StoreError::Database(error) if crate::error::database_unreachable(error))
 }
 
 /// Commits one batch and answers every caller in it. Returns the error when the database was unreachable.
