@@ -27,8 +27,8 @@
 //! ran out (its process died, or could not reach the database to record the answer) is taken over by a retry,
 //! again as an earlier attempt. Only the database's clock is compared, never two nodes'.
 //!
-//! **Scope and retention.** A key belongs to its caller (`scope`; empty while requests are anonymous, so anonymous
-//! clients share one key space and two of them sharing a key with different bodies get a 422). Keys are kept at
+//! **Scope and retention.** A key belongs to its caller (`scope`: the id of the request's API key), so two clients
+//! that happen to pick the same key never see each other's answers or refusals. Keys are kept at
 //! least [`RETENTION`] (24 hours); [`purge_expired_idempotency_keys`] deletes older ones and is run hourly by the
 //! server. After that, a repeat's derived event ids still keep the command from being applied twice.
 
@@ -66,7 +66,7 @@ const REPLAYED_HEADERS: [HeaderName; 4] =
 /// A request's key and the fingerprint of its method, path and body (in the request's extensions).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey {
-    /// Whose key it is (empty while requests are anonymous).
+    /// Whose key it is: the caller's API key id.
     pub scope: String,
     pub key: String,
     pub fingerprint: [u8; 32],
@@ -137,7 +137,10 @@ where
             .into_response();
     };
     let fingerprint = fingerprint(&parts.method, parts.uri.path(), &bytes);
-    let mut key = IdempotencyKey { scope: String::new(), key, fingerprint, earlier_attempt: false };
+    // Keys are per API key: two callers' keys never meet.
+    let scope =
+        parts.extensions.get::<crate::auth::Caller>().map(|caller| caller.key_id.to_string()).unwrap_or_default();
+    let mut key = IdempotencyKey { scope, key, fingerprint, earlier_attempt: false };
     let span = tracing::info_span!("idempotent", idempotency.key = %key.key);
     match claim(&state.pool, &key).instrument(span.clone()).await {
         Ok(Claim::Claimed { earlier_attempt }) => key.earlier_attempt = earlier_attempt,

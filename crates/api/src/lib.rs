@@ -4,7 +4,8 @@
 //! `tower::ServiceExt::oneshot` and `main` serves it on a socket.
 //!
 //! # Layout
-//! - `commands`: the `/v1` command endpoints (POST), over `tally_commands::Commands`.
+//! - [`auth`]: API keys, roles and the guard on every route: who may do what, and the actor events record.
+//! - `commands`: the `/v1` command endpoints (POST), over `tally_commands::Commands`, and `/v1/keys`.
 //! - `queries`: the `/v1` query endpoints (GET) over the read models, and `/v1/projections`.
 //! - [`audit`]: streams, the global log, its live tail (SSE), order history, point-in-time state, hash-chain
 //!   verification, digests and export, read from the event store (library functions for the CLI too).
@@ -20,6 +21,7 @@
 //!   and query string (400), and the check every JSON body passes (422).
 
 pub mod audit;
+pub mod auth;
 mod commands;
 mod error;
 mod extract;
@@ -35,6 +37,7 @@ mod test_support;
 pub use extract::{ApiJson, ApiPath, ApiQuery};
 pub use problem::{Problem, ProblemKind};
 
+use auth::{Access, ApiRoutes, Endpoint, Guard, KeyRegistry};
 use axum::Router;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -53,20 +56,42 @@ pub struct AppState {
     pub commands: Commands,
     /// The read models' projector: status, and waiting for a position (read-your-writes).
     pub projector: Projector,
+    /// Every API key, kept current from the log (run [`KeyRegistry::follow`] beside the server).
+    pub keys: KeyRegistry,
+}
+
+impl AppState {
+    /// The state of one node: `keys` is a new registry over `store` and `pool`.
+    pub fn new(pool: PgPool, store: Arc<dyn EventStore>, commands: Commands, projector: Projector) -> Self {
+        let keys = KeyRegistry::new(Arc::clone(&store), pool.clone());
+        AppState { pool, store, commands, projector, keys }
+    }
 }
 
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(commands::routes())
-        .merge(queries::routes())
-        .merge(audit::routes())
-        .merge(ops::routes())
-        .merge(problem::routes())
-        .route("/metrics", axum::routing::get(metrics::metrics))
+    let (routes, _) = routes(&state).into_parts();
+    routes
         .fallback(problem::no_such_route)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(axum::middleware::from_fn(storable::refuse_unstorable_uri))
         .layer(axum::middleware::from_fn(metrics::record))
         .with_state(state)
+}
+
+/// Every route of the API, with the access each needs: the router's own table.
+pub fn endpoints(state: &AppState) -> Vec<Endpoint> {
+    routes(state).into_parts().1
+}
+
+fn routes(state: &AppState) -> ApiRoutes {
+    let guard = Guard::new(state.keys.clone());
+    let section = || ApiRoutes::new(guard.clone());
+    section()
+        .merge(commands::routes(section()))
+        .merge(queries::routes(section()))
+        .merge(audit::routes(section()))
+        .merge(ops::routes(section()))
+        .get("/problems/{kind}", Access::Public, problem::describe)
+        .get("/metrics", Access::Metrics, metrics::metrics)
 }

@@ -5,13 +5,13 @@
 //! tests below keep it honest: every operation it documents is routed, and every route in this crate's source is
 //! documented.
 
+use crate::auth::{Access, ApiRoutes};
 use crate::problem::{Problem, ProblemKind};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
 use std::future::Future;
 use std::time::Duration;
@@ -20,8 +20,12 @@ use tally_projections::ProjectionState;
 /// The OpenAPI 3.1 document of the whole HTTP API.
 const OPENAPI: &str = include_str!("../openapi.json");
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/openapi.json", get(openapi))
+pub(crate) fn routes(routes: ApiRoutes) -> ApiRoutes {
+    routes.get("/healthz", Access::Public, healthz).get("/readyz", Access::Public, readyz).get(
+        "/openapi.json",
+        Access::Public,
+        openapi,
+    )
 }
 
 /// `GET /openapi.json`: the API's OpenAPI document.

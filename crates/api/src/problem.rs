@@ -6,8 +6,7 @@
 use axum::extract::Path;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Map, Value};
 
 /// The kinds of problem, one per stable `type` (DESIGN.md, "HTTP API").
@@ -21,12 +20,13 @@ pub enum ProblemKind {
     IdempotencyKeyReused,
     Unauthorized,
     Forbidden,
+    RateLimited,
     Unavailable,
     Internal,
 }
 
 impl ProblemKind {
-    pub const ALL: [ProblemKind; 10] = [
+    pub const ALL: [ProblemKind; 11] = [
         Self::Validation,
         Self::NotFound,
         Self::InsufficientStock,
@@ -35,6 +35,7 @@ impl ProblemKind {
         Self::IdempotencyKeyReused,
         Self::Unauthorized,
         Self::Forbidden,
+        Self::RateLimited,
         Self::Unavailable,
         Self::Internal,
     ];
@@ -50,6 +51,7 @@ impl ProblemKind {
             Self::IdempotencyKeyReused => "idempotency-key-reused",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
+            Self::RateLimited => "rate-limited",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -65,6 +67,7 @@ impl ProblemKind {
             Self::IdempotencyKeyReused => "Idempotency key reused",
             Self::Unauthorized => "Unauthorized",
             Self::Forbidden => "Forbidden",
+            Self::RateLimited => "Too many requests",
             Self::Unavailable => "Unavailable",
             Self::Internal => "Internal error",
         }
@@ -79,6 +82,7 @@ impl ProblemKind {
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -107,8 +111,15 @@ impl ProblemKind {
                 "The Idempotency-Key was already used with a different request body, or \
                 the first request with that key is still in flight (409)."
             }
-            Self::Unauthorized => "The request carries no valid credentials.",
-            Self::Forbidden => "The credentials do not allow this request.",
+            Self::Unauthorized => {
+                "The request carries no valid API key: none, a malformed one, an unknown one or a revoked one. \
+                Send `Authorization: Bearer <key>` with a key from `tally keys create` or `POST /v1/keys`."
+            }
+            Self::Forbidden => "The API key is valid, but its role does not allow this request.",
+            Self::RateLimited => {
+                "The API key sent more requests than its rate limit allows. Retry after the delay in \
+                Retry-After; the RateLimit and RateLimit-Policy headers say the budget."
+            }
             Self::Unavailable => {
                 "The service cannot answer now (database unreachable, read model not caught up \
                 with the requested position). Retry after the delay in Retry-After."
@@ -174,8 +185,9 @@ impl IntoResponse for Problem {
     }
 }
 
-pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new().route("/problems/{kind}", get(describe))
+#[cfg(test)]
+pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
+    axum::Router::new().route("/problems/{kind}", axum::routing::get(describe))
 }
 
 /// Any path the API does not serve: a `not-found` problem instead of an empty 404.
@@ -190,7 +202,7 @@ pub(crate) async fn method_not_allowed(method: axum::http::Method, uri: axum::ht
 }
 
 /// `GET /problems/<kind>`: what a problem type means.
-async fn describe(Path(slug): Path<String>) -> Response {
+pub(crate) async fn describe(Path(slug): Path<String>) -> Response {
     match ProblemKind::from_slug(&slug) {
         Some(kind) => Json(json!({
             "type": format!("/problems/{}", kind.slug()),

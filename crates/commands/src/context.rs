@@ -25,8 +25,14 @@ pub struct CommandContext {
     pub correlation_id: Uuid,
     /// What directly caused the events: the command itself, or the event of another stream that led to it.
     pub causation_id: Uuid,
-    /// Who: an API client, a user, or a worker name such as `recovery-worker`.
+    /// Who: the authenticated API key (`apikey-{uuid}`, the stream that records its issuance), or a worker name
+    /// such as `order-process`. Set by the server, never taken from the client.
     pub actor: String,
+    /// The actor's name for people: the API key's name.
+    pub actor_name: Option<String>,
+    /// On whose behalf the client says it acts (`X-Actor`: a back-office user, a customer). Recorded as said,
+    /// never trusted as the actor.
+    pub claimed_actor: Option<String>,
     /// The client's `Idempotency-Key`, when the request had one.
     pub idempotency: Option<IdempotentRun>,
     /// The W3C trace id (32 hex digits).
@@ -39,7 +45,7 @@ pub struct CommandContext {
 /// A command run under a client's `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotentRun {
-    /// Whose key it is: keys are per client (the authenticated caller; empty while requests are anonymous).
+    /// Whose key it is: keys are per API key (the authenticated caller's key id; empty outside HTTP requests).
     pub scope: String,
     pub key: String,
     /// An earlier attempt under this key ended without a recorded answer (a crash, a 5xx, a lost record) and may
@@ -48,7 +54,7 @@ pub struct IdempotentRun {
 }
 
 impl IdempotentRun {
-    /// A first attempt under `key` (no scope: anonymous callers share one key space).
+    /// A first attempt under `key`, in the empty scope (tests and callers outside HTTP).
     pub fn first(key: impl Into<String>) -> Self {
         IdempotentRun { scope: String::new(), key: key.into(), earlier_attempt: false }
     }
@@ -65,6 +71,8 @@ impl CommandContext {
             correlation_id: id,
             causation_id: id,
             actor: actor.into(),
+            actor_name: None,
+            claimed_actor: None,
             idempotency: None,
             trace_id: new_trace_id(),
             own_command: false,
@@ -118,6 +126,8 @@ impl CommandContext {
             correlation_id: Some(self.correlation_id),
             causation_id: Some(self.causation_id),
             actor: Some(self.actor.clone()),
+            actor_name: self.actor_name.clone(),
+            claimed_actor: self.claimed_actor.clone(),
             idempotency_key: self.idempotency.as_ref().map(|run| run.key.clone()),
             trace_id: Some(self.trace_id.clone()),
         }

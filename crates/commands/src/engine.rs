@@ -1,12 +1,13 @@
 //! [`Commands`]: the command side as the HTTP layer and the workers hold it. One value per process (cheap to
-//! clone), owning the stream writers and snapshot caches of the three aggregates.
+//! clone), owning the stream writers and snapshot caches of the four aggregates.
 //!
 //! Its methods live next to their feature: products and stock in `catalog.rs`, the order lifecycle in
-//! `orders.rs`, placing an order in `placement.rs`, the inventory effects of orders in `settle.rs`.
+//! `orders.rs`, placing an order in `placement.rs`, the inventory effects of orders in `settle.rs`, API keys in
+//! `access.rs`.
 
 use std::future::Future;
 use std::sync::Arc;
-use tally_domain::{Aggregate, InventoryCommand, OrderCommand};
+use tally_domain::{Aggregate, ApiKey, ApiKeyEvent, InventoryCommand, OrderCommand};
 use tally_domain::{Inventory, InventoryEvent, Order, OrderEvent, OrderId, Product, ProductEvent, Sku};
 use tally_store::EventStore;
 use tracing::Instrument;
@@ -21,6 +22,7 @@ use crate::writer::Writers;
 pub type ProductOutcome = Outcome<Product, ProductEvent>;
 pub type InventoryOutcome = Outcome<Inventory, InventoryEvent>;
 pub type OrderOutcome = Outcome<Order, OrderEvent>;
+pub type ApiKeyOutcome = Outcome<ApiKey, ApiKeyEvent>;
 
 /// The command side: every command of the HTTP API, and the steps the order workers need.
 #[derive(Clone)]
@@ -31,6 +33,7 @@ pub struct Commands {
     pub(crate) products: Writers<Product>,
     pub(crate) inventories: Writers<Inventory>,
     pub(crate) orders: Writers<Order>,
+    pub(crate) keys: Writers<ApiKey>,
 }
 
 impl std::fmt::Debug for Commands {
@@ -44,7 +47,7 @@ impl std::fmt::Debug for Commands {
 pub struct Stats {
     /// Stream writer tasks running, all aggregates together.
     pub running_writers: usize,
-    /// Snapshots cached, all aggregates together (at most three times `cache_capacity`).
+    /// Snapshots cached, all aggregates together (at most four times `cache_capacity`).
     pub cached_snapshots: usize,
 }
 
@@ -61,6 +64,7 @@ impl Commands {
             products: Writers::new(Arc::clone(&store), config.clone()),
             inventories: Writers::new(Arc::clone(&store), config.clone()),
             orders: Writers::new(Arc::clone(&store), config.clone()),
+            keys: Writers::new(Arc::clone(&store), config.clone()),
             store,
             clock,
             config,
@@ -77,8 +81,14 @@ impl Commands {
 
     pub fn stats(&self) -> Stats {
         Stats {
-            running_writers: self.products.running() + self.inventories.running() + self.orders.running(),
-            cached_snapshots: self.products.cached() + self.inventories.cached() + self.orders.cached(),
+            running_writers: self.products.running()
+                + self.inventories.running()
+                + self.orders.running()
+                + self.keys.running(),
+            cached_snapshots: self.products.cached()
+                + self.inventories.cached()
+                + self.orders.cached()
+                + self.keys.cached(),
         }
     }
 

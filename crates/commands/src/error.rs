@@ -4,7 +4,7 @@
 //! validation), except "no such product/order", which becomes [`CommandError::NotFound`]. The error is `Clone`:
 //! a stream writer answers every caller of a failed batch with the same error.
 
-use tally_domain::{CatalogError, DomainError, InventoryError, OrderError, OrderId};
+use tally_domain::{AccessError, CatalogError, DomainError, InventoryError, OrderError, OrderId};
 use tally_store::StoreError;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -52,9 +52,9 @@ impl CommandError {
     /// A domain refusal on `stream_id`, with "not registered" and "not placed" turned into [`Self::NotFound`].
     pub(crate) fn refusal(stream_id: &str, error: DomainError) -> Self {
         match error {
-            DomainError::Catalog(CatalogError::NotRegistered) | DomainError::Order(OrderError::NotPlaced) => {
-                CommandError::NotFound { stream_id: stream_id.to_owned() }
-            }
+            DomainError::Catalog(CatalogError::NotRegistered)
+            | DomainError::Order(OrderError::NotPlaced)
+            | DomainError::Access(AccessError::NotIssued) => CommandError::NotFound { stream_id: stream_id.to_owned() },
             other => CommandError::Domain(other),
         }
     }
@@ -155,6 +155,14 @@ fn domain_kind(error: &DomainError) -> ErrorKind {
             | OrderError::UnknownSku { .. }
             | OrderError::OverShipment { .. }
             | OrderError::OverReturn { .. } => ErrorKind::Validation,
+        },
+        DomainError::Access(error) => match error {
+            AccessError::AlreadyIssued { .. } => ErrorKind::Conflict,
+            AccessError::NotIssued => ErrorKind::NotFound,
+            AccessError::EmptyName
+            | AccessError::NameTooLong { .. }
+            | AccessError::ControlCharacterInName
+            | AccessError::UnknownRole => ErrorKind::Validation,
         },
     }
 }

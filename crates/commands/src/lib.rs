@@ -18,6 +18,7 @@
 //! - `engine` - `Commands` itself, its reads and the outcome type aliases.
 //! - `catalog`, `orders` - the commands of the HTTP API: products and stock (the back office), the order
 //!   lifecycle after placement and expiry.
+//! - `access` - issuing and revoking API keys.
 //! - `placement` - placing an order (price, place, reserve every line, confirm or reject) and resuming a pending
 //!   one.
 //! - `repeat` - a keyed command run again: its earlier attempt found in the log and answered.
@@ -30,6 +31,7 @@
 //! `tests/it` runs every handler and the process against the in-memory store and the key scenarios against
 //! PostgreSQL; `benches/orders.rs` compares a hot SKU with orders spread over many SKUs.
 
+mod access;
 mod batch;
 mod cache;
 mod catalog;
@@ -49,7 +51,7 @@ pub use batch::{Outcome, Recorded};
 pub use config::DecisionGate;
 pub use config::{CommandConfig, RetryPolicy};
 pub use context::{Clock, CommandContext, IdempotentRun, SystemClock};
-pub use engine::{Commands, InventoryOutcome, OrderOutcome, ProductOutcome, Stats};
+pub use engine::{ApiKeyOutcome, Commands, InventoryOutcome, OrderOutcome, ProductOutcome, Stats};
 pub use error::{CommandError, ErrorKind};
 pub use placement::{PlaceOrder, Placement};
 pub use stream::Snapshot;

@@ -4,7 +4,7 @@
 //! `ValueError`; each converts into `DomainError` with `From`, so `?` lifts any of them. Messages are lowercase,
 //! without a trailing period, and safe to log; the API maps variants to problem types, never echoing the text.
 
-use crate::{CatalogError, InventoryError, OrderError, ValueError};
+use crate::{AccessError, CatalogError, InventoryError, OrderError, ValueError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
@@ -16,6 +16,8 @@ pub enum DomainError {
     Inventory(#[from] InventoryError),
     #[error(transparent)]
     Order(#[from] OrderError),
+    #[error(transparent)]
+    Access(#[from] AccessError),
 }
 
 #[cfg(test)]
@@ -53,6 +55,7 @@ mod tests {
             ValueError::InvalidOrderId,
             ValueError::InvalidShipmentId,
             ValueError::InvalidReturnId,
+            ValueError::InvalidApiKeyId,
             ValueError::ZeroQuantity,
             ValueError::QuantityOverflow,
             ValueError::QuantityUnderflow,
@@ -111,7 +114,16 @@ mod tests {
             OrderError::OverReturn { sku, requested: 2, returnable: 1 },
             OrderError::NotYetExpired { reserved_until: time, now: time },
         ];
+        let access = [
+            AccessError::AlreadyIssued { key_id: crate::ApiKeyId::from_uuid(order_id.as_uuid()) },
+            AccessError::NotIssued,
+            AccessError::EmptyName,
+            AccessError::NameTooLong { max: 1 },
+            AccessError::ControlCharacterInName,
+            AccessError::UnknownRole,
+        ];
         let mut all: Vec<DomainError> = values.into_iter().map(DomainError::from).collect();
+        all.extend(access.into_iter().map(DomainError::from));
         all.extend(catalog.into_iter().map(DomainError::from));
         all.extend(inventory.into_iter().map(DomainError::from));
         all.extend(orders.into_iter().map(DomainError::from));

@@ -8,17 +8,19 @@
 //! # Layout
 //!
 //! - [`values`]: validated newtypes: `Sku`, `LocationId`, `CustomerId`, `OrderId`, `ShipmentId`, `ReturnId`,
-//!   `Quantity`, `Currency`, `Money`, and their `ValueError`.
+//!   `ApiKeyId`, `Quantity`, `Currency`, `Money`, and their `ValueError`.
 //! - [`aggregate`]: the `Aggregate` and `Event` traits a generic command handler codes against.
 //! - [`catalog`]: the `product-{sku}` aggregate, and `price_lines` to price an order from it.
 //! - [`inventory`]: the `inventory-{sku}` aggregate: stock per location, reservations per order.
 //! - [`order`]: the `order-{uuid}` aggregate: lifecycle, payments, shipments, returns, refunds.
+//! - [`access`]: the `apikey-{uuid}` aggregate: issuing and revoking API keys, and their [`Role`]s.
 //! - `error`: [`DomainError`], any refusal of the domain, with `From` each aggregate's error and `ValueError`.
 //! - `testing` (tests only): the given/when/then helper the unit tests share.
 //!
 //! Events are the stored contract: `#[serde(tag = "type")]` with the event type as tag, snake_case fields, schema
 //! version 1. `crates/domain/tests/golden/events.json` pins their JSON; see `tests/golden.rs` to change it.
 
+pub mod access;
 pub mod aggregate;
 pub mod catalog;
 mod error;
@@ -28,9 +30,12 @@ pub mod order;
 mod testing;
 pub mod values;
 
+pub use access::{AccessError, ApiKey, ApiKeyCommand, ApiKeyEvent, Role};
 pub use aggregate::{Aggregate, Event};
 pub use catalog::{CatalogError, Product, ProductCommand, ProductEvent};
 pub use error::DomainError;
 pub use inventory::{Inventory, InventoryCommand, InventoryError, InventoryEvent};
 pub use order::{Order, OrderCommand, OrderError, OrderEvent};
-pub use values::{Currency, CustomerId, LocationId, Money, OrderId, Quantity, ReturnId, ShipmentId, Sku, ValueError};
+pub use values::{
+    ApiKeyId, Currency, CustomerId, LocationId, Money, OrderId, Quantity, ReturnId, ShipmentId, Sku, ValueError,
+};

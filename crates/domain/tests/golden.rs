@@ -15,8 +15,8 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use tally_domain::inventory::{AdjustmentReason, Allocation, ReleaseReason};
 use tally_domain::order::{ItemLine, OrderLine, Shortage};
+use tally_domain::{ApiKeyEvent, ApiKeyId, ProductEvent, Quantity, ReturnId, Role, ShipmentId, Sku};
 use tally_domain::{Currency, CustomerId, Event, InventoryEvent, LocationId, Money, OrderEvent, OrderId};
-use tally_domain::{ProductEvent, Quantity, ReturnId, ShipmentId, Sku};
 use uuid::Uuid;
 
 /// Set to `1` to rewrite the golden file instead of comparing with it.
@@ -129,6 +129,18 @@ fn order_events() -> Vec<OrderEvent> {
     ]
 }
 
+fn api_key_events() -> Vec<ApiKeyEvent> {
+    vec![
+        ApiKeyEvent::ApiKeyIssued {
+            key_id: ApiKeyId::parse("0193a4b2-7c1e-7d3a-9f00-0000000000ee").unwrap(),
+            name: "web shop".to_owned(),
+            role: Role::Storefront,
+            hint: "x7Qa".to_owned(),
+        },
+        ApiKeyEvent::ApiKeyRevoked {},
+    ]
+}
+
 /// Each event's position in the lists above. The matches have no wildcard, so a new event type fails to compile
 /// here until it is added to the golden file.
 fn index(event: &StoredKind) -> usize {
@@ -158,6 +170,10 @@ fn index(event: &StoredKind) -> usize {
             OrderEvent::ReturnReceived { .. } => 17,
             OrderEvent::RefundIssued { .. } => 18,
         },
+        StoredKind::ApiKey(e) => match e {
+            ApiKeyEvent::ApiKeyIssued { .. } => 19,
+            ApiKeyEvent::ApiKeyRevoked {} => 20,
+        },
     }
 }
 
@@ -165,6 +181,7 @@ enum StoredKind {
     Product(ProductEvent),
     Inventory(InventoryEvent),
     Order(OrderEvent),
+    ApiKey(ApiKeyEvent),
 }
 
 /// An event as the store keeps it.
@@ -180,7 +197,8 @@ fn every_event() -> Vec<StoredKind> {
     let products = product_events().into_iter().map(StoredKind::Product);
     let inventory = inventory_events().into_iter().map(StoredKind::Inventory);
     let orders = order_events().into_iter().map(StoredKind::Order);
-    products.chain(inventory).chain(orders).collect()
+    let keys = api_key_events().into_iter().map(StoredKind::ApiKey);
+    products.chain(inventory).chain(orders).chain(keys).collect()
 }
 
 fn golden_path() -> PathBuf {
@@ -190,7 +208,7 @@ fn golden_path() -> PathBuf {
 #[test]
 fn the_golden_file_holds_one_event_of_every_type_in_order() {
     let indexes: Vec<usize> = every_event().iter().map(index).collect();
-    assert_eq!(indexes, (0..19).collect::<Vec<_>>());
+    assert_eq!(indexes, (0..21).collect::<Vec<_>>());
 }
 
 #[test]
@@ -201,6 +219,7 @@ fn the_stored_event_format_matches_the_golden_file() {
             StoredKind::Product(e) => stored(e),
             StoredKind::Inventory(e) => stored(e),
             StoredKind::Order(e) => stored(e),
+            StoredKind::ApiKey(e) => stored(e),
         })
         .collect();
     let actual = serde_json::to_string_pretty(&events).unwrap() + "\n";
@@ -234,6 +253,7 @@ fn every_golden_event_reads_back_as_the_same_event() {
             StoredKind::Product(e) => assert_eq!(&serde_json::from_value::<ProductEvent>(data).unwrap(), e),
             StoredKind::Inventory(e) => assert_eq!(&serde_json::from_value::<InventoryEvent>(data).unwrap(), e),
             StoredKind::Order(e) => assert_eq!(&serde_json::from_value::<OrderEvent>(data).unwrap(), e),
+            StoredKind::ApiKey(e) => assert_eq!(&serde_json::from_value::<ApiKeyEvent>(data).unwrap(), e),
         }
     }
 }

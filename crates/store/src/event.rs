@@ -52,9 +52,15 @@ pub struct Metadata {
     /// The command or event that directly caused this event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub causation_id: Option<Uuid>,
-    /// Who did it: a user, an API client or a worker name.
+    /// Who did it: the authenticated API key (`apikey-{uuid}`) or a worker's name, set by the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+    /// The actor's name for people (an API key's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
+    /// On whose behalf the client said it acted (HTTP `X-Actor`): recorded as claimed, not verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_actor: Option<String>,
     /// The client's `Idempotency-Key`, when the request carried one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,

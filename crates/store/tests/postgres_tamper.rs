@@ -151,6 +151,8 @@ async fn the_auditors_sql_recomputes_the_stored_hashes() {
         correlation_id: Some(Uuid::new_v4()),
         causation_id: None,
         actor: Some("user:ünïcode \"quoted\"".to_owned()),
+        actor_name: None,
+        claimed_actor: Some("on behalf of ünï".to_owned()),
         idempotency_key: Some("key\twith\ttabs".to_owned()),
         trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".to_owned()),
     };

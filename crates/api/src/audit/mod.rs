@@ -26,27 +26,27 @@ pub use export::{cloud_event, export_lines, ExportFormat, LogRange};
 pub use history::{history, state_at, PointInTime};
 pub use verify::{BreakView, VerificationView};
 
+use crate::auth::{Access, ApiRoutes};
 use crate::idempotency::idempotent;
 use crate::problem::{Problem, ProblemKind};
-use crate::AppState;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::Router;
 use chrono::{DateTime, Utc};
 use tally_store::StoreError;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/streams/{stream_id}/events", get(log::stream_events))
-        .route("/v1/events", get(log::global_log))
-        .route("/v1/events/stream", get(tail::live_tail))
-        .route("/v1/orders/{id}/history", get(history::order_history))
-        .route("/v1/audit/verify", get(verify::verify_chains))
-        .route("/v1/audit/digest", get(verify::take_digest))
-        .route("/v1/audit/digests", get(verify::list).post(idempotent(verify::take_digest_created)))
-        .route("/v1/audit/digests/{id}", get(verify::one))
-        .route("/v1/audit/digests/{id}/verification", post(idempotent(verify::check)).get(verify::check))
-        .route("/v1/export", get(export::export))
+pub(crate) fn routes(routes: ApiRoutes) -> ApiRoutes {
+    routes
+        .get("/v1/streams/{stream_id}/events", Access::Audit, log::stream_events)
+        .get("/v1/events", Access::Audit, log::global_log)
+        .get("/v1/events/stream", Access::Audit, tail::live_tail)
+        .get("/v1/orders/{id}/history", Access::Audit, history::order_history)
+        .get("/v1/audit/verify", Access::Audit, verify::verify_chains)
+        .get("/v1/audit/digest", Access::Audit, verify::take_digest)
+        .get("/v1/audit/digests", Access::Audit, verify::list)
+        .post("/v1/audit/digests", Access::Audit, idempotent(verify::take_digest_created))
+        .get("/v1/audit/digests/{id}", Access::Audit, verify::one)
+        .post("/v1/audit/digests/{id}/verification", Access::Audit, idempotent(verify::check))
+        .get("/v1/audit/digests/{id}/verification", Access::Audit, verify::check)
+        .get("/v1/export", Access::Audit, export::export)
 }
 
 /// A store failure as a problem: unavailable backends are 503 with `Retry-After`, anything else a 500. The

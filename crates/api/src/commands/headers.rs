@@ -2,8 +2,9 @@
 //! `Idempotency-Key`, `If-Match`) and what a response says about the change (`ETag`, `Tally-Position`,
 //! `Location`), in one place so every endpoint reads and writes them alike.
 //!
-//! - Actor: `X-Actor` when present (1 to 128 printable ASCII characters), else `api`. Authentication is not in
-//!   scope: the header is trusted as sent and only recorded in the events' metadata.
+//! - Actor: the authenticated API key ([`Caller`], set by the guard), as `apikey-{uuid}` with the key's name; a
+//!   client cannot choose it. `X-Actor` (1 to 128 printable ASCII characters) says on whose behalf the client
+//!   acts (a back-office user, a customer) and is recorded as `claimed_actor`, never as the actor.
 //! - Correlation: `X-Request-Id` becomes the correlation id when it is a UUID; `traceparent` gives the trace id.
 //!   [`request_id`] gives a request without one a new UUID and echoes the id on every response.
 //! - `If-Match: "<version>"` (one strong ETag) becomes the command's expected version; `*` means "any version";
@@ -11,6 +12,7 @@
 //! - `ETag: "<version>"` is the stream version after the command, `Tally-Position` the global position of the last
 //!   event appended (absent when the command appended nothing, e.g. a repeat).
 
+use crate::auth::Caller;
 use crate::idempotency::IdempotencyKey;
 use crate::problem::{Problem, ProblemKind};
 use axum::extract::{FromRequestParts, Request};
@@ -27,8 +29,8 @@ pub(crate) static X_ACTOR: HeaderName = HeaderName::from_static("x-actor");
 pub(crate) static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 pub(crate) static TALLY_POSITION: HeaderName = HeaderName::from_static("tally-position");
 
-/// The actor recorded when a request names none.
-pub(crate) const DEFAULT_ACTOR: &str = "api";
+/// The actor recorded for a request without a caller (only public routes have none, and they run no command).
+const ANONYMOUS: &str = "anonymous";
 const MAX_ACTOR_CHARS: usize = 128;
 
 /// What a command request carries besides its body.
@@ -57,14 +59,17 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Problem> {
         let headers = &parts.headers;
-        let actor = actor(headers)?;
+        let claimed_actor = claimed_actor(headers)?;
+        let caller = parts.extensions.get::<Caller>();
         let idempotency = parts.extensions.get::<IdempotencyKey>().cloned();
-        let context = CommandContext::from_request(
-            actor,
+        let mut context = CommandContext::from_request(
+            caller.map_or_else(|| ANONYMOUS.to_owned(), Caller::actor),
             text(headers, &X_REQUEST_ID),
             text(headers, &TRACEPARENT),
             idempotency.as_ref().map(IdempotencyKey::run),
         );
+        context.actor_name = caller.map(|caller| caller.name.to_string());
+        context.claimed_actor = claimed_actor;
         Ok(RequestMeta { context, if_match: if_match(headers)?, idempotency })
     }
 }
@@ -77,13 +82,13 @@ fn bad_request(detail: &str) -> Problem {
     Problem::new(ProblemKind::Validation, detail).with_status(StatusCode::BAD_REQUEST)
 }
 
-/// `X-Actor`, or `api`.
-fn actor(headers: &HeaderMap) -> Result<String, Problem> {
+/// `X-Actor`: on whose behalf the client says it acts.
+fn claimed_actor(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     let Some(value) = headers.get(&X_ACTOR) else {
-        return Ok(DEFAULT_ACTOR.to_owned());
+        return Ok(None);
     };
     match value.to_str() {
-        Ok(actor) if (1..=MAX_ACTOR_CHARS).contains(&actor.trim().len()) => Ok(actor.trim().to_owned()),
+        Ok(actor) if (1..=MAX_ACTOR_CHARS).contains(&actor.trim().len()) => Ok(Some(actor.trim().to_owned())),
         _ => Err(bad_request("X-Actor must be 1 to 128 printable ASCII characters")),
     }
 }
@@ -177,12 +182,12 @@ mod tests {
     }
 
     #[test]
-    fn the_actor_defaults_to_api() {
-        assert_eq!(actor(&HeaderMap::new()).unwrap(), "api");
+    fn x_actor_is_an_optional_claim() {
+        assert_eq!(claimed_actor(&HeaderMap::new()).unwrap(), None);
         let mut headers = HeaderMap::new();
         headers.insert(X_ACTOR.clone(), HeaderValue::from_static("back-office"));
-        assert_eq!(actor(&headers).unwrap(), "back-office");
+        assert_eq!(claimed_actor(&headers).unwrap().as_deref(), Some("back-office"));
         headers.insert(X_ACTOR.clone(), HeaderValue::from_static(" "));
-        assert!(actor(&headers).is_err());
+        assert!(claimed_actor(&headers).is_err());
     }
 }

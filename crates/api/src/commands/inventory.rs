@@ -10,6 +10,7 @@
 
 use super::dto::{self, InventoryBody};
 use super::headers::{command_response, RequestMeta};
+use crate::auth::{Access, ApiRoutes};
 use crate::extract::{ApiJson, ApiPath};
 use crate::idempotency::idempotent;
 use crate::problem::Problem;
@@ -17,18 +18,18 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 use serde::Deserialize;
 use tally_commands::InventoryOutcome;
 use tally_domain::inventory::AdjustmentReason;
 use tally_domain::Sku;
 use tracing::instrument;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/inventory/{sku}/receipts", post(idempotent(receive)))
-        .route("/v1/inventory/{sku}/adjustments", post(idempotent(adjust)))
+pub(super) fn routes(routes: ApiRoutes) -> ApiRoutes {
+    routes.post("/v1/inventory/{sku}/receipts", Access::BackOffice, idempotent(receive)).post(
+        "/v1/inventory/{sku}/adjustments",
+        Access::BackOffice,
+        idempotent(adjust),
+    )
 }
 
 #[derive(Debug, Deserialize)]

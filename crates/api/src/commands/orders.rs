@@ -18,6 +18,7 @@
 
 use super::dto::{self, LineRequest, OptionalJson, OrderBody};
 use super::headers::{command_response, with_change_headers, RequestMeta};
+use crate::auth::{Access, ApiRoutes};
 use crate::error::{rejected_order, unavailable};
 use crate::extract::{ApiJson, ApiPath};
 use crate::idempotency::{idempotent, IdempotencyKey};
@@ -26,8 +27,6 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::Router;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tally_commands::{OrderOutcome, PlaceOrder, Placement};
@@ -35,15 +34,15 @@ use tally_domain::{Aggregate, CustomerId, Order, OrderId};
 use tally_store::ReadStream;
 use tracing::instrument;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/orders", post(idempotent(place)))
-        .route("/v1/orders/{id}/payments", post(idempotent(pay)))
-        .route("/v1/orders/{id}/shipments", post(idempotent(ship)))
-        .route("/v1/orders/{id}/delivery", post(idempotent(deliver)))
-        .route("/v1/orders/{id}/cancellation", post(idempotent(cancel)))
-        .route("/v1/orders/{id}/returns", post(idempotent(receive_return)))
-        .route("/v1/orders/{id}/refunds", post(idempotent(refund)))
+pub(super) fn routes(routes: ApiRoutes) -> ApiRoutes {
+    routes
+        .post("/v1/orders", Access::Checkout, idempotent(place))
+        .post("/v1/orders/{id}/payments", Access::Checkout, idempotent(pay))
+        .post("/v1/orders/{id}/shipments", Access::Fulfilment, idempotent(ship))
+        .post("/v1/orders/{id}/delivery", Access::Fulfilment, idempotent(deliver))
+        .post("/v1/orders/{id}/cancellation", Access::Checkout, idempotent(cancel))
+        .post("/v1/orders/{id}/returns", Access::Fulfilment, idempotent(receive_return))
+        .post("/v1/orders/{id}/refunds", Access::Fulfilment, idempotent(refund))
 }
 
 #[derive(Debug, Deserialize)]

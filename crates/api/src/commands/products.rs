@@ -9,6 +9,7 @@
 
 use super::dto::{self, MoneyRequest, OptionalJson, ProductBody};
 use super::headers::{command_response, RequestMeta};
+use crate::auth::{Access, ApiRoutes};
 use crate::extract::{ApiJson, ApiPath};
 use crate::idempotency::idempotent;
 use crate::problem::Problem;
@@ -16,17 +17,15 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 use serde::Deserialize;
 use tally_commands::ProductOutcome;
 use tracing::instrument;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/products", post(idempotent(register)))
-        .route("/v1/products/{sku}/price", post(idempotent(reprice)))
-        .route("/v1/products/{sku}/discontinuation", post(idempotent(discontinue)))
+pub(super) fn routes(routes: ApiRoutes) -> ApiRoutes {
+    routes
+        .post("/v1/products", Access::BackOffice, idempotent(register))
+        .post("/v1/products/{sku}/price", Access::BackOffice, idempotent(reprice))
+        .post("/v1/products/{sku}/discontinuation", Access::BackOffice, idempotent(discontinue))
 }
 
 #[derive(Debug, Deserialize)]

@@ -20,29 +20,28 @@ mod projections;
 #[cfg(test)]
 mod tests;
 
+use crate::auth::{Access, ApiRoutes};
 use crate::problem::{Problem, ProblemKind};
-use crate::AppState;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 use tally_projections::read::{Page, PageRequest, ReadError, DEFAULT_LIMIT, MAX_LIMIT};
 
 pub(crate) use consistency::MinPosition;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/products", get(products::list))
-        .route("/v1/products/{sku}", get(products::one))
-        .route("/v1/inventory", get(inventory::list))
-        .route("/v1/inventory/{sku}", get(inventory::one))
-        .route("/v1/inventory/{sku}/ledger", get(inventory::ledger))
-        .route("/v1/orders", get(orders::list))
-        .route("/v1/orders/{id}", get(orders::one))
-        .route("/v1/analytics/sales", get(analytics::sales))
-        .route("/v1/analytics/top-products", get(analytics::top_products))
-        .route("/v1/projections", get(projections::status))
+pub(crate) fn routes(routes: ApiRoutes) -> ApiRoutes {
+    routes
+        .get("/v1/products", Access::StorefrontRead, products::list)
+        .get("/v1/products/{sku}", Access::StorefrontRead, products::one)
+        .get("/v1/inventory", Access::Query, inventory::list)
+        .get("/v1/inventory/{sku}", Access::StorefrontRead, inventory::one)
+        .get("/v1/inventory/{sku}/ledger", Access::Query, inventory::ledger)
+        .get("/v1/orders", Access::Query, orders::list)
+        .get("/v1/orders/{id}", Access::StorefrontRead, orders::one)
+        .get("/v1/analytics/sales", Access::Query, analytics::sales)
+        .get("/v1/analytics/top-products", Access::Query, analytics::top_products)
+        .get("/v1/projections", Access::Query, projections::status)
 }
 
 /// Money in responses: `{"amount": minor units, "currency": "EUR"}`.

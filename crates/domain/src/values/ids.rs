@@ -187,6 +187,12 @@ uuid_id!(
     error = InvalidReturnId
 );
 
+uuid_id!(
+    /// An API key's id (`apikey-{uuid}` stream): public, unlike the key's secret.
+    ApiKeyId,
+    error = InvalidApiKeyId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

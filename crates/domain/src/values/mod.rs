@@ -13,7 +13,7 @@ mod ids;
 mod money;
 mod quantity;
 
-pub use ids::{CustomerId, LocationId, OrderId, ReturnId, ShipmentId, Sku};
+pub use ids::{ApiKeyId, CustomerId, LocationId, OrderId, ReturnId, ShipmentId, Sku};
 pub use money::{Currency, Money};
 pub use quantity::Quantity;
 
@@ -43,6 +43,8 @@ pub enum ValueError {
     InvalidShipmentId,
     #[error("return id must be a uuid")]
     InvalidReturnId,
+    #[error("api key id must be a uuid")]
+    InvalidApiKeyId,
     #[error("quantity must be a positive integer")]
     ZeroQuantity,
     #[error("quantity must be at most {max}")]

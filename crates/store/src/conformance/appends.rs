@@ -19,6 +19,8 @@ pub async fn append_and_read_back(store: &dyn EventStore) {
         correlation_id: Some(Uuid::new_v4()),
         causation_id: Some(Uuid::new_v4()),
         actor: Some("user:alice".to_owned()),
+        actor_name: Some("web shop".to_owned()),
+        claimed_actor: Some("clerk 7".to_owned()),
         idempotency_key: Some("key-1".to_owned()),
         trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".to_owned()),
     };

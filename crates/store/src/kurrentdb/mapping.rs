@@ -4,7 +4,7 @@
 //! - **Type and data.** The event type is the KurrentDB event type; `data` is stored as JSON
 //!   (`content-type: application/json`). Types starting with `$` are KurrentDB's system events and are refused.
 //! - **Custom metadata.** One JSON object: the port's [`Metadata`] fields (`correlation_id`, `causation_id`,
-//!   `actor`, `idempotency_key`, `trace_id`, absent ones omitted) plus three keys of the adapter's own:
+//!   `actor`, `actor_name`, `claimed_actor`, `idempotency_key`, `trace_id`, absent ones omitted) plus three keys of the adapter's own:
 //!   `tally_schema_version` (the event's schema version), `tally_recorded_at` (RFC 3339 UTC with microseconds) and
 //!   `tally_hash` (64 hex digits). The metadata the hash covers is the object without the `tally_` keys, so an
 //!   event reads back with the metadata it was hashed with.
@@ -257,6 +257,8 @@ mod tests {
             correlation_id: Some(Uuid::from_u128(7)),
             causation_id: None,
             actor: Some("user:alice".to_owned()),
+            actor_name: Some("web shop".to_owned()),
+            claimed_actor: Some("clerk 7".to_owned()),
             idempotency_key: Some("key-1".to_owned()),
             trace_id: None,
         }
@@ -283,6 +285,8 @@ mod tests {
             json!({
                 "correlation_id": "00000000-0000-0000-0000-000000000007",
                 "actor": "user:alice",
+                "actor_name": "web shop",
+                "claimed_actor": "clerk 7",
                 "idempotency_key": "key-1",
                 "tally_schema_version": 2,
                 "tally_recorded_at": "2023-11-14T22:13:20.123456Z",

@@ -1,0 +1,139 @@
+//! Who may call what: each route declares the [`Access`] it needs where it is routed ([`ApiRoutes`]), and each
+//! [`Role`] is a set of accesses ([`may`]). So the router itself is the table of routes and their accesses: the
+//! guard reads it on every request, the tests walk it (every route × every role) and the OpenAPI document is
+//! checked against it.
+
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{self, MethodRouter};
+use axum::Router;
+use tally_domain::Role;
+
+use crate::AppState;
+
+use super::guard::{self, Guard};
+
+/// What a route needs of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Access {
+    /// Anyone, no key: `/healthz`, `/readyz`, `/openapi.json`, `/problems/*`.
+    Public,
+    /// What a shop front reads: products, one product, one SKU's stock, one order.
+    StorefrontRead,
+    /// What a shop front writes: place an order, pay it, cancel it.
+    Checkout,
+    /// The rest of the order lifecycle: shipments, delivery, returns, refunds.
+    Fulfilment,
+    /// The catalog and stock: register, reprice, discontinue products; receipts and adjustments.
+    BackOffice,
+    /// Every other query and analytics endpoint, JSON and CSV, and the projections' status.
+    Query,
+    /// The audit API: streams, the global log and its tail, history, verification, digests, export.
+    Audit,
+    /// The process's metrics (`/metrics`), for the operators who scrape them.
+    Metrics,
+    /// API keys: issue, list, revoke.
+    Keys,
+}
+
+/// Whether `role` may call a route that needs `access`.
+pub fn may(role: Role, access: Access) -> bool {
+    use Access::*;
+    match role {
+        Role::Admin => true,
+        Role::Storefront => matches!(access, Public | StorefrontRead | Checkout),
+        Role::Operations => {
+            matches!(access, Public | StorefrontRead | Checkout | Fulfilment | BackOffice | Query | Metrics)
+        }
+        Role::Analyst => matches!(access, Public | StorefrontRead | Query),
+        Role::Auditor => matches!(access, Public | StorefrontRead | Query | Audit),
+    }
+}
+
+/// One routed method and path, and the access it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub method: Method,
+    /// As routed, e.g. `/v1/orders/{id}`.
+    pub path: &'static str,
+    pub access: Access,
+}
+
+/// The router being built, with the table of its endpoints: every route is added with the access it needs, and
+/// gets the guard that checks it.
+pub(crate) struct ApiRoutes {
+    router: Router<AppState>,
+    endpoints: Vec<Endpoint>,
+    guard: Guard,
+}
+
+impl ApiRoutes {
+    pub(crate) fn new(guard: Guard) -> Self {
+        ApiRoutes { router: Router::new(), endpoints: Vec::new(), guard }
+    }
+
+    pub(crate) fn get<H, T>(self, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add(Method::GET, path, access, routing::get(handler))
+    }
+
+    pub(crate) fn post<H, T>(self, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add(Method::POST, path, access, routing::post(handler))
+    }
+
+    fn add(mut self, method: Method, path: &'static str, access: Access, route: MethodRouter<AppState>) -> Self {
+        let guarded = route.route_layer(axum::middleware::from_fn_with_state(self.guard.route(access), guard::check));
+        self.router = self.router.route(path, guarded);
+        self.endpoints.push(Endpoint { method, path, access });
+        self
+    }
+
+    /// Routes built elsewhere, merged in.
+    pub(crate) fn merge(mut self, other: ApiRoutes) -> Self {
+        self.router = self.router.merge(other.router);
+        self.endpoints.extend(other.endpoints);
+        self
+    }
+
+    /// Applies `wrap` (layers) to the routes added so far.
+    pub(crate) fn map_router(mut self, wrap: impl FnOnce(Router<AppState>) -> Router<AppState>) -> Self {
+        self.router = wrap(self.router);
+        self
+    }
+
+    pub(crate) fn into_parts(self) -> (Router<AppState>, Vec<Endpoint>) {
+        (self.router, self.endpoints)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_may_do_everything_and_every_role_may_call_public_routes() {
+        for access in [
+            Access::Public,
+            Access::StorefrontRead,
+            Access::Checkout,
+            Access::Fulfilment,
+            Access::BackOffice,
+            Access::Query,
+            Access::Audit,
+            Access::Metrics,
+            Access::Keys,
+        ] {
+            assert!(may(Role::Admin, access));
+        }
+        assert!(Role::ALL.into_iter().all(|role| may(role, Access::Public)));
+        assert!(Role::ALL.into_iter().all(|role| may(role, Access::Keys) == (role == Role::Admin)));
+    }
+}
