@@ -11,6 +11,8 @@
 //!   verification, digests and export, read from the event store (library functions for the CLI too).
 //! - `error`: `CommandError` -> problem+json (status and `type` per error kind; internal causes logged, never sent).
 //! - `idempotency`: the `Idempotency-Key` contract of every POST, and `purge_expired_idempotency_keys`.
+//! - [`limits`]: rate limits per API key: the policy of each role, the in-memory limiter (per node), and the
+//!   `RateLimit-Policy` / `RateLimit` / `Retry-After` headers of its decisions.
 //! - `extract`: `ApiJson`, `ApiQuery`, `ApiPath`: axum's extractors with problem+json rejections.
 //! - `metrics`: `/metrics` in Prometheus' text format, and the middleware that counts HTTP requests.
 //! - `ops`: `/healthz` (the process answers), `/readyz` (the database and the event store answer promptly) and
@@ -26,6 +28,7 @@ mod commands;
 mod error;
 mod extract;
 pub mod idempotency;
+pub mod limits;
 mod metrics;
 mod ops;
 mod problem;
