@@ -35,6 +35,11 @@ pub enum Command {
     Export(ExportArgs),
     /// Apply the database migrations and exit.
     Migrate(DatabaseArgs),
+    /// API keys: create one (its secret is printed once), list them, revoke one.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Manage the private PostgreSQL cluster kept under the data directory.
     Postgres {
         #[command(subcommand)]
@@ -67,6 +72,45 @@ pub struct ServeArgs {
     /// takes to reach this one's orders.
     #[arg(long, env = "TALLY_CATALOG_MAX_AGE", default_value = "1s", value_parser = parse_duration)]
     pub catalog_max_age: std::time::Duration,
+
+    /// Rate limits per API key, by role, overriding the defaults for the roles named (e.g.
+    /// `storefront=500/s,analyst=6000/min`). Defaults: 20000/s for storefront, operations and admin, 2000/s for
+    /// analyst and auditor. Limits are per node.
+    #[arg(long, env = "TALLY_RATE_LIMITS", default_value = "")]
+    pub rate_limits: tally_api::limits::RoleLimits,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Issue a key; its secret is printed on the last line of standard output, this once.
+    Create {
+        /// storefront, operations, analyst, auditor or admin.
+        #[arg(long)]
+        role: tally_domain::Role,
+        /// What the key is for (shown in listings and recorded as the actor's name on its events).
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        event_store: EventStoreArgs,
+    },
+    /// List every key: id, name, role, created, last used, revoked (never a secret).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        event_store: EventStoreArgs,
+    },
+    /// Revoke a key by its id: every node refuses it within about a second. Final.
+    Revoke {
+        /// The key's id, as `tally keys list` shows it.
+        id: tally_domain::ApiKeyId,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        event_store: EventStoreArgs,
+    },
 }
 
 /// A duration written as a whole number and a unit: `500ms`, `90s`, `30m`, `2h`.

@@ -74,3 +74,36 @@ fn confirmed(placement: Placement) -> Result<tally_commands::OrderOutcome> {
 fn order_id(outcome: &tally_commands::OrderOutcome) -> Result<tally_domain::OrderId> {
     Ok(outcome.state.placed().context("a placed order")?.order_id())
 }
+
+/// Issues one key per role on the first start (when no key was ever issued), prints them and writes them to
+/// `keys_file` (`TALLY_<ROLE>_KEY=...`, readable by the owner only) for the README's tour. A later start prints
+/// where they are. The file holds secrets: it is for a demo on one's own machine, never for a deployment.
+pub async fn issue_keys(state: &tally_api::AppState, keys_file: &std::path::Path) -> Result<()> {
+    if !state.keys.is_empty().await? {
+        if keys_file.exists() {
+            println!("demo API keys: see {}", keys_file.display());
+        }
+        return Ok(());
+    }
+    let context = CommandContext::new("demo");
+    let mut lines = String::new();
+    for role in tally_domain::Role::ALL {
+        let name = format!("demo {role}");
+        let issued = tally_api::auth::issue::issue_key(&state.pool, &state.commands, &context, name, role).await?;
+        lines.push_str(&format!("TALLY_{}_KEY={}\n", role.as_str().to_uppercase(), issued.secret));
+    }
+    write_private(keys_file, &lines).with_context(|| format!("write {}", keys_file.display()))?;
+    println!("demo API keys, one per role (also in {}; shown this once):\n{lines}", keys_file.display());
+    Ok(())
+}
+
+/// Writes `text` to a new file only its owner can read.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())
+}

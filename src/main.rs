@@ -5,12 +5,14 @@
 //! - `tally project`: the projectors only, to scale reads out.
 //! - `tally rebuild [projection...]`: rebuild read models beside the live ones and swap them in.
 //! - `tally verify`, `tally digest`, `tally export`: the auditor's commands.
+//! - `tally keys create|list|revoke`: API keys.
 //! - `tally migrate`: apply the database migrations.
 //! - `tally postgres start|stop`: manage the private cluster by hand (the test command uses this).
 
 mod audit;
 mod config;
 mod demo;
+mod keys;
 mod order_process;
 mod private_postgres;
 mod progress;
@@ -20,8 +22,8 @@ mod workers;
 use anyhow::{Context, Result};
 use clap::Parser;
 use config::{
-    Cli, Command, DatabaseArgs, EventStoreArgs, EventStoreUrl, ExportFormatArg, PostgresAction, ProjectArgs,
-    RebuildArgs, ServeArgs,
+    Cli, Command, DatabaseArgs, EventStoreArgs, EventStoreUrl, ExportFormatArg, KeysAction, PostgresAction,
+    ProjectArgs, RebuildArgs, ServeArgs,
 };
 use private_postgres::PrivateCluster;
 use sqlx::postgres::PgPoolOptions;
@@ -85,6 +87,15 @@ async fn run(command: Command) -> Result<()> {
             })
             .await
         }
+        Command::Keys { action: KeysAction::Create { role, name, database, event_store } } => {
+            with_store(&database, &event_store, |store, pool| keys::create(store, pool, role, name)).await
+        }
+        Command::Keys { action: KeysAction::List { database, event_store } } => {
+            with_store(&database, &event_store, keys::list).await
+        }
+        Command::Keys { action: KeysAction::Revoke { id, database, event_store } } => {
+            with_store(&database, &event_store, |store, _| keys::revoke(store, id)).await
+        }
         Command::Migrate(args) => with_database(&args, |pool, _| async move { migrate(&pool).await }).await,
         Command::Postgres { action: PostgresAction::Start { data_dir } } => {
             let cluster = PrivateCluster::start(&data_dir).await?;
@@ -105,6 +116,8 @@ async fn run(command: Command) -> Result<()> {
 
 async fn serve(args: ServeArgs) -> Result<()> {
     let demo = args.demo;
+    let rate_limits = args.rate_limits;
+    let demo_keys_file = args.database.data_dir.join("demo-keys.env");
     let command_config = CommandConfig {
         reservation_ttl: args.reservation_ttl,
         catalog_max_age: args.catalog_max_age,
@@ -119,11 +132,15 @@ async fn serve(args: ServeArgs) -> Result<()> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let commands = Commands::new(Arc::clone(&store), command_config);
         let projector = Projector::new(Arc::clone(&store), pool.clone(), ProjectorOptions::default());
+        let mut state = tally_api::AppState::new(pool.clone(), Arc::clone(&store), commands.clone(), projector.clone());
+        state.limits = rate_limits;
         if demo {
             demo::seed(&commands).await.context("add demo data")?;
+            demo::issue_keys(&state, &demo_keys_file).await.context("issue the demo keys")?;
         }
 
-        // Background tasks: the projector, the order process and the idempotency-key purge, stopped together.
+        // Background tasks: the projector, the order process, the idempotency-key purge and the API keys' reader,
+        // stopped together.
         let (stop, stopped) = watch::channel(false);
         let background = [
             tokio::spawn({
@@ -142,10 +159,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 ProjectorOptions::default(),
                 stopped.clone(),
             )),
-            tokio::spawn(workers::purge_idempotency_keys(pool.clone(), stopped)),
+            tokio::spawn(workers::purge_idempotency_keys(pool.clone(), stopped.clone())),
+            tokio::spawn(state.keys.clone().follow(stopped)),
         ];
 
-        let app = tally_api::router(tally_api::AppState { pool: pool.clone(), store, commands, projector });
+        let app = tally_api::router(state);
         tracing::info!(address = %listener.local_addr()?, "listening");
         let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serve HTTP");
         tracing::info!("shutting down");

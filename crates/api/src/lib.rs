@@ -42,6 +42,7 @@ pub use problem::{Problem, ProblemKind};
 
 use auth::{Access, ApiRoutes, Endpoint, Guard, KeyRegistry};
 use axum::Router;
+use limits::{RateLimiter, RoleLimits};
 use sqlx::PgPool;
 use std::sync::Arc;
 use tally_commands::Commands;
@@ -61,13 +62,16 @@ pub struct AppState {
     pub projector: Projector,
     /// Every API key, kept current from the log (run [`KeyRegistry::follow`] beside the server).
     pub keys: KeyRegistry,
+    /// The requests each key may send, per role, and what each has spent (in this process).
+    pub limits: RoleLimits,
+    pub limiter: RateLimiter,
 }
 
 impl AppState {
     /// The state of one node: `keys` is a new registry over `store` and `pool`.
     pub fn new(pool: PgPool, store: Arc<dyn EventStore>, commands: Commands, projector: Projector) -> Self {
         let keys = KeyRegistry::new(Arc::clone(&store), pool.clone());
-        AppState { pool, store, commands, projector, keys }
+        AppState { pool, store, commands, projector, keys, limits: RoleLimits::default(), limiter: RateLimiter::new() }
     }
 }
 
@@ -88,7 +92,7 @@ pub fn endpoints(state: &AppState) -> Vec<Endpoint> {
 }
 
 fn routes(state: &AppState) -> ApiRoutes {
-    let guard = Guard::new(state.keys.clone());
+    let guard = Guard::new(state.keys.clone(), state.limiter.clone(), state.limits);
     let section = || ApiRoutes::new(guard.clone());
     section()
         .merge(commands::routes(section()))

@@ -195,7 +195,7 @@ mod tests {
             .and_then(|count| count.parse::<u64>().ok())
             .expect("a GET 2xx counter");
         assert!(get_2xx >= 1, "the /healthz request was counted:\n{text}");
-        assert!(text.contains("tally_event_log_head_position 0"), "{text}");
+        assert!(text.contains("tally_event_log_head_position 1"), "the test's admin key: {text}");
         assert!(text.contains("tally_projection_position{projection=\"orders\"} 0"), "{text}");
         assert!(text.contains("process_resident_memory_bytes "), "{text}");
     }

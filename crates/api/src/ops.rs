@@ -2,8 +2,8 @@
 //! and the API's own description (`/openapi.json`).
 //!
 //! `/openapi.json` serves `crates/api/openapi.json`, an OpenAPI 3.1 document written by hand (no generator). The
-//! tests below keep it honest: every operation it documents is routed, and every route in this crate's source is
-//! documented.
+//! tests below keep it honest: every operation it documents is routed, and every route in the router's table
+//! ([`crate::endpoints`]) is documented.
 
 use crate::auth::{Access, ApiRoutes};
 use crate::problem::{Problem, ProblemKind};
@@ -102,6 +102,7 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
+    use axum::Router;
     use std::collections::BTreeSet;
     use tower::ServiceExt;
 
@@ -119,7 +120,7 @@ mod tests {
         let (status, _, body) = get(app, "/readyz").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["database"], "ok");
-        assert_eq!(body["event_store"]["position"], 0);
+        assert_eq!(body["event_store"]["position"], 1, "the test's admin key");
         assert_eq!(body["projections"], "ok");
     }
 
@@ -146,7 +147,7 @@ mod tests {
         .execute(&state.pool)
         .await
         .unwrap();
-        let (status, _, body) = get(crate::router(state), "/readyz").await;
+        let (status, _, body) = get(crate::test_support::router(&state).await, "/readyz").await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["projections"], "failed");
         assert_eq!(body["failed_projections"], json!(["orders"]));
@@ -164,62 +165,13 @@ mod tests {
             .collect()
     }
 
-    /// The `(METHOD, path)` pairs of every `.route("<path>", get(..).post(..))` call in this crate's source, test
-    /// modules left out.
-    fn routes_in_source() -> BTreeSet<(String, String)> {
-        let mut routes = BTreeSet::new();
-        let mut dirs = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).expect("read a source directory") {
-                let path = entry.expect("a directory entry").path();
-                if path.is_dir() && !path.ends_with("tests") {
-                    dirs.push(path);
-                } else if path.extension().is_some_and(|ext| ext == "rs") {
-                    let source = std::fs::read_to_string(&path).expect("read a source file");
-                    let source = source.split("#[cfg(test)]\nmod tests {").next().unwrap_or_default();
-                    routes.extend(route_calls(source, &path));
-                }
-            }
-        }
-        routes
-    }
-
-    /// The routes of one file: each `.route(` call's path literal and the method routers in its arguments.
-    fn route_calls(source: &str, file: &std::path::Path) -> Vec<(String, String)> {
-        let mut routes = Vec::new();
-        for (start, _) in source.match_indices(".route(") {
-            let call = &source[start + ".route(".len()..];
-            let path = call
-                .strip_prefix('"')
-                .and_then(|rest| rest.split_once('"'))
-                .map(|(path, _)| path)
-                .unwrap_or_else(|| panic!("{}: a .route( call without a path literal", file.display()));
-            // The call's arguments end at the parenthesis that closes `.route(`.
-            let mut depth = 1;
-            let end = call
-                .char_indices()
-                .find(|&(_, c)| {
-                    depth += match c {
-                        '(' => 1,
-                        ')' => -1,
-                        _ => 0,
-                    };
-                    depth == 0
-                })
-                .map(|(end, _)| end)
-                .expect("a .route( call is closed");
-            let arguments = &call[..end];
-            for method in ["get", "post", "put", "patch", "delete", "head", "options"] {
-                let called = arguments.match_indices(&format!("{method}(")).any(|(at, _)| {
-                    let before = arguments[..at].chars().next_back();
-                    !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
-                });
-                if called {
-                    routes.push((method.to_uppercase(), path.to_owned()));
-                }
-            }
-        }
-        routes
+    /// The `(METHOD, path)` pairs the router routes: its own table of endpoints.
+    async fn routed() -> BTreeSet<(String, String)> {
+        let state = crate::test_support::state().await;
+        crate::endpoints(&state)
+            .into_iter()
+            .map(|endpoint| (endpoint.method.to_string(), endpoint.path.to_owned()))
+            .collect()
     }
 
     /// `path` with each `{name}` replaced by the `example` of its documented path parameter.
@@ -271,17 +223,17 @@ mod tests {
         assert_refs_resolve(&document, &document);
     }
 
-    #[test]
-    fn every_route_in_the_source_is_documented_and_nothing_else() {
+    #[tokio::test]
+    async fn every_route_is_documented_and_nothing_else() {
         let document: Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
-        let in_source = routes_in_source();
-        assert!(in_source.contains(&("GET".to_owned(), "/openapi.json".to_owned())), "the scan found {in_source:?}");
+        let in_source = routed().await;
+        assert!(in_source.contains(&("GET".to_owned(), "/openapi.json".to_owned())), "the table holds {in_source:?}");
         let documented = documented_operations(&document);
         let undocumented: Vec<_> = in_source.difference(&documented).collect();
         let not_in_source: Vec<_> = documented.difference(&in_source).collect();
         assert!(
             undocumented.is_empty() && not_in_source.is_empty(),
-            "routes missing from openapi.json: {undocumented:?}; documented but not routed in the source: {not_in_source:?}"
+            "routes missing from openapi.json: {undocumented:?}; documented but not routed: {not_in_source:?}"
         );
     }
 

@@ -220,6 +220,7 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use axum::http::Request;
+    use axum::Router;
     use tower::ServiceExt;
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! The guard every routed request passes (a route layer, so unknown paths stay 404 and wrong methods 405):
 //! authenticate the `Authorization: Bearer` key (401), check its role may call the route (403), charge its rate
-//! limit (429), then hand the [`Caller`] to the handler in the request's extensions. Public routes pass untouched.
+//! limit (429, with `Retry-After`), then hand the [`Caller`] to the handler in the request's extensions. Every
+//! answer to a key carries the `RateLimit-Policy` and `RateLimit` headers. Public routes pass untouched.
 //!
 //! Every refusal is problem+json; a 401 carries `WWW-Authenticate: Bearer` (with `error="invalid_token"` when a
 //! key was sent, RFC 6750). The detail never repeats what was sent.
@@ -12,17 +13,20 @@ use axum::response::{IntoResponse, Response};
 
 use super::access::{may, Access};
 use super::registry::{Caller, KeyRegistry, Refusal};
+use crate::limits::{RateLimiter, RoleLimits};
 use crate::problem::{Problem, ProblemKind};
 
 /// What the guard of every route shares: the keys and the rate limits. Cheap to clone.
 #[derive(Clone)]
 pub struct Guard {
     keys: KeyRegistry,
+    limiter: RateLimiter,
+    limits: RoleLimits,
 }
 
 impl Guard {
-    pub fn new(keys: KeyRegistry) -> Self {
-        Guard { keys }
+    pub fn new(keys: KeyRegistry, limiter: RateLimiter, limits: RoleLimits) -> Self {
+        Guard { keys, limiter, limits }
     }
 
     /// The guard of one route.
@@ -51,8 +55,19 @@ pub(crate) async fn check(State(route): State<RouteGuard>, mut request: Request,
         let detail = format!("a key of role {} may not call this route", caller.role);
         return Problem::new(ProblemKind::Forbidden, detail).into_response();
     }
-    request.extensions_mut().insert(caller);
-    next.run(request).await
+    let policy = route.guard.limits.policy(caller.role);
+    let decision = route.guard.limiter.check(caller.key_id.as_uuid(), policy);
+    let policy_name = caller.role.as_str();
+    let mut response = if decision.allowed {
+        request.extensions_mut().insert(caller);
+        next.run(request).await
+    } else {
+        let detail =
+            format!("this key's rate limit ({policy}) is spent; retry after {} s", decision.retry_after_secs());
+        Problem::new(ProblemKind::RateLimited, detail).with_retry_after(decision.retry_after_secs()).into_response()
+    };
+    decision.write_headers(policy_name, response.headers_mut());
+    response
 }
 
 async fn authenticate(keys: &KeyRegistry, headers: &HeaderMap) -> Result<Caller, Response> {

@@ -256,7 +256,8 @@ impl KeyRegistry {
                 }
             }
             if last_flush.elapsed() >= USAGE_FLUSH_INTERVAL {
-                if let Err(error) = self.flush_usage().await {
+                // Ours out, the other nodes' in: a listing on any node shows the last use anywhere.
+                if let Err(error) = self.flush_usage().await.and(self.load_usage().await) {
                     warn!(error = %error, "cannot record when API keys were last used");
                 }
                 last_flush = tokio::time::Instant::now();
@@ -301,7 +302,7 @@ impl KeyRegistry {
         Ok(())
     }
 
-    /// Reads the recorded last uses into the registry (once, after the first read of the log).
+    /// Reads the last uses every node recorded into the registry.
     pub async fn load_usage(&self) -> Result<(), sqlx::Error> {
         let rows: Vec<(Uuid, DateTime<Utc>)> =
             sqlx::query_as("select key_id, last_used_at from api_key_usage").fetch_all(&self.inner.pool).await?;

@@ -7,8 +7,10 @@ use axum::Router;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::sync::Arc;
+use tally_api::auth::issue::issue_key;
 use tally_api::AppState;
-use tally_commands::{CommandConfig, Commands};
+use tally_commands::{CommandConfig, CommandContext, Commands};
+use tally_domain::Role;
 use tally_projections::{Projector, ProjectorOptions};
 use tally_store::{EventStore, PgEventStore, PgStoreOptions, ReadStream, RecordedEvent};
 use tower::ServiceExt;
@@ -18,6 +20,8 @@ use tower::ServiceExt;
 pub struct TestApp {
     pub router: Router,
     pub state: AppState,
+    /// An `admin` key: sent with every call that carries no `Authorization` of its own.
+    pub admin_key: String,
 }
 
 pub async fn app() -> TestApp {
@@ -34,8 +38,9 @@ pub async fn app_with_store_pool() -> (TestApp, PgPool) {
         Arc::new(PgEventStore::with_pool(store_pool.clone(), PgStoreOptions::default()).await.expect("open the store"));
     let commands = Commands::new(Arc::clone(&store), CommandConfig::default());
     let projector = Projector::new(Arc::clone(&store), db.pool.clone(), ProjectorOptions::default());
-    let state = AppState { pool: db.pool, store, commands, projector };
-    (TestApp { router: tally_api::router(state.clone()), state }, store_pool)
+    let state = AppState::new(db.pool, store, commands, projector);
+    let admin_key = issue(&state, Role::Admin).await;
+    (TestApp { router: tally_api::router(state.clone()), state, admin_key }, store_pool)
 }
 
 impl TestApp {
@@ -48,8 +53,13 @@ impl TestApp {
             Arc::new(PgEventStore::with_pool(store_pool, PgStoreOptions::default()).await.expect("open the store"));
         let commands = Commands::new(Arc::clone(&store), CommandConfig::default());
         let projector = Projector::new(Arc::clone(&store), self.state.pool.clone(), ProjectorOptions::default());
-        let state = AppState { pool: self.state.pool.clone(), store, commands, projector };
-        TestApp { router: tally_api::router(state.clone()), state }
+        let state = AppState::new(self.state.pool.clone(), store, commands, projector);
+        TestApp { router: tally_api::router(state.clone()), state, admin_key: self.admin_key.clone() }
+    }
+
+    /// A new key of `role`: its secret.
+    pub async fn key(&self, role: Role) -> String {
+        issue(&self.state, role).await
     }
 }
 
@@ -121,9 +131,19 @@ impl Reply {
     }
 }
 
+/// A key of `role` issued through the command side, as `tally keys create` issues one.
+async fn issue(state: &AppState, role: Role) -> String {
+    let context = CommandContext::new("test");
+    let issued = issue_key(&state.pool, &state.commands, &context, format!("test {role}"), role).await;
+    issued.expect("issue a test key").secret
+}
+
 impl TestApp {
     pub async fn send(&self, call: Call) -> Reply {
         let mut request = Request::builder().method(call.method).uri(&call.uri);
+        if !call.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("authorization")) {
+            request = request.header("authorization", format!("Bearer {}", self.admin_key));
+        }
         for (name, value) in &call.headers {
             request = request.header(name, value);
         }

@@ -33,7 +33,7 @@ pub(super) struct Shop {
 
 pub(super) async fn shop() -> Shop {
     let state = test_support::state().await;
-    let app = crate::router(state.clone());
+    let app = crate::test_support::router(&state).await;
     Shop { state, app }
 }
 

@@ -59,7 +59,11 @@ async fn a_projection_failed_before_the_position_is_named() {
         .execute(&state.pool)
         .await
         .unwrap();
-    let shop = Shop { app: crate::router(state.clone()), state, _projector: tokio::sync::watch::channel(false).0 };
+    let shop = Shop {
+        app: crate::test_support::router(&state).await,
+        state,
+        _projector: tokio::sync::watch::channel(false).0,
+    };
     let answer = shop.get("/v1/orders?min_position=1").await;
     assert_unavailable(&answer);
     assert_eq!(answer.json()["failed_projection"], "orders");
@@ -72,7 +76,7 @@ async fn a_projection_failed_before_the_position_is_named() {
 #[tokio::test]
 async fn projections_report_positions_and_lag() {
     let state = test_support::state().await;
-    let app = crate::router(state.clone());
+    let app = crate::test_support::router(&state).await;
     let shop = Shop { app, state: state.clone(), _projector: tokio::sync::watch::channel(false).0 };
     shop.register("TEE-RED-M", "Red tee, M", 1999).await;
     let position = shop.receive("TEE-RED-M", "main", 5).await;

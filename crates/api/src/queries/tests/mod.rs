@@ -34,7 +34,7 @@ pub(super) struct Shop {
 pub(super) async fn shop() -> Shop {
     let state = test_support::state().await;
     let projector = test_support::start_projector(&state);
-    let app = crate::router(state.clone());
+    let app = crate::test_support::router(&state).await;
     Shop { state, app, _projector: projector }
 }
 
