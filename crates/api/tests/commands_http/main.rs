@@ -4,6 +4,7 @@
 //! One test binary, one module per area: `products`, `inventory`, `orders`, `idempotency`, `concurrency`;
 //! `support` builds the app and sends requests.
 
+mod access;
 mod bounds;
 mod concurrency;
 mod idempotency;

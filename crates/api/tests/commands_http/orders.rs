@@ -41,7 +41,7 @@ async fn placing_an_order_answers_201_confirmed_in_the_get_shape() {
     assert_eq!(reply.header("location"), Some(format!("/v1/orders/{id}").as_str()));
     let events = app.events(&format!("order-{id}")).await;
     assert_eq!(reply.header("tally-position").unwrap(), events[1].position.to_string());
-    assert_eq!(events[0].metadata.actor.as_deref(), Some("storefront"));
+    assert_eq!(events[0].metadata.actor_name.as_deref(), Some("test admin"), "the caller's key");
     assert_eq!(stock(&app, "TEE-RED-M").await, (100, 2));
 }
 
@@ -226,6 +226,8 @@ async fn the_request_metadata_lands_on_the_events() {
         assert_eq!(event.metadata.correlation_id.unwrap().to_string(), request_id);
         assert_eq!(event.metadata.trace_id.as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
         assert_eq!(event.metadata.idempotency_key.as_deref(), Some("place-1"));
-        assert_eq!(event.metadata.actor.as_deref(), Some("shop-7"));
+        assert!(event.metadata.actor.as_deref().is_some_and(|actor| actor.starts_with("apikey-")), "the key");
+        assert_eq!(event.metadata.actor_name.as_deref(), Some("test admin"));
+        assert_eq!(event.metadata.claimed_actor.as_deref(), Some("shop-7"), "X-Actor is a claim");
     }
 }

@@ -33,7 +33,8 @@ async fn a_request_without_an_id_gets_one_echoed() {
     let id = reply.header("x-request-id").expect("an x-request-id");
     let events = app.events("product-TEE-RED-M").await;
     assert_eq!(events[0].metadata.correlation_id.unwrap().to_string(), id);
-    assert_eq!(events[0].metadata.actor.as_deref(), Some("api"));
+    assert!(events[0].metadata.actor.as_deref().is_some_and(|actor| actor.starts_with("apikey-")), "the key");
+    assert_eq!(events[0].metadata.claimed_actor, None, "no X-Actor, no claim");
 }
 
 #[tokio::test]
