@@ -35,11 +35,12 @@ start_private_postgres() {
 }
 
 # Waits (up to 5 minutes) until no projection of the `tally serve` at base URL $1 has events left to apply
-# (`GET /v1/projections`), so that a measurement does not share the machine with the projectors.
+# (`GET /v1/projections`, with the key in $TALLY_BENCH_KEY), so that a measurement does not share the machine with
+# the projectors.
 wait_projections_caught_up() {
   local status
   for _ in $(seq 1 600); do
-    status=$(curl -fs "$1/v1/projections" || true)
+    status=$(curl -fs -H "Authorization: Bearer ${TALLY_BENCH_KEY:-}" "$1/v1/projections" || true)
     if [ -n "$status" ] && ! grep -q '"lag_events":[1-9]' <<<"$status"; then return 0; fi
     sleep 0.5
   done

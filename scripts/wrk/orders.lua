@@ -1,11 +1,12 @@
 -- Orders of one unit of the hot SKU, from many customers; counts answers by status in each thread.
+local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. os.getenv("TALLY_BENCH_KEY") }
 local counts = {}
 local threads = {}
 setup = function(thread) table.insert(threads, thread) end
 init = function() counts = { created = 0, rejected = 0, other = 0 } end
 request = function()
   local body = string.format('{"customer_id": "cus-%d", "lines": [{"sku": "HOT", "quantity": 1}]}', math.random(1, 100000))
-  return wrk.format("POST", "/v1/orders", { ["Content-Type"] = "application/json" }, body)
+  return wrk.format("POST", "/v1/orders", headers, body)
 end
 response = function(status)
   if status == 201 then counts.created = counts.created + 1
