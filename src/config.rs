@@ -67,6 +67,15 @@ pub struct ServeArgs {
     /// takes to reach this one's orders.
     #[arg(long, env = "TALLY_CATALOG_MAX_AGE", default_value = "1s", value_parser = parse_duration)]
     pub catalog_max_age: std::time::Duration,
+
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate chain: PEM, the server's certificate first, then
+    /// any intermediates. Needs `--tls-key`.
+    #[arg(long, env = "TALLY_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of `--tls-cert` (PEM: PKCS#8, PKCS#1 or SEC1). Needs `--tls-cert`.
+    #[arg(long, env = "TALLY_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// A duration written as a whole number and a unit: `500ms`, `90s`, `30m`, `2h`.
