@@ -78,6 +78,15 @@ pub struct ServeArgs {
     /// analyst and auditor. Limits are per node.
     #[arg(long, env = "TALLY_RATE_LIMITS", default_value = "")]
     pub rate_limits: tally_api::limits::RoleLimits,
+
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate chain: PEM, the server's certificate first, then
+    /// any intermediates. Needs `--tls-key`.
+    #[arg(long, env = "TALLY_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of `--tls-cert` (PEM: PKCS#8, PKCS#1 or SEC1). Needs `--tls-cert`.
+    #[arg(long, env = "TALLY_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -260,18 +269,27 @@ impl SecretUrl {
 
 impl fmt::Display for SecretUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A PostgreSQL URL may carry its password as a query parameter too: ...?password=secret -> ?password=***
+        let url = match self.0.split_once('?') {
+            Some((base, query)) => {
+                let pairs: Vec<&str> = query
+                    .split('&')
+                    .map(|pair| if pair.starts_with("password=") { "password=***" } else { pair })
+                    .collect();
+                format!("{base}?{}", pairs.join("&"))
+            }
+            None => self.0.clone(),
+        };
         // scheme://user:password@host/db -> scheme://user:***@host/db
-        match (self.0.find("://"), self.0.rfind('@')) {
+        match (url.find("://"), url.rfind('@')) {
             (Some(scheme_end), Some(at)) if at > scheme_end => {
-                let credentials = &self.0[scheme_end + 3..at];
+                let credentials = &url[scheme_end + 3..at];
                 match credentials.find(':') {
-                    Some(colon) => {
-                        write!(f, "{}{}:***{}", &self.0[..scheme_end + 3], &credentials[..colon], &self.0[at..])
-                    }
-                    None => f.write_str(&self.0),
+                    Some(colon) => write!(f, "{}{}:***{}", &url[..scheme_end + 3], &credentials[..colon], &url[at..]),
+                    None => f.write_str(&url),
                 }
             }
-            _ => f.write_str(&self.0),
+            _ => f.write_str(&url),
         }
     }
 }
@@ -351,6 +369,20 @@ mod tests {
     fn a_database_url_without_password_prints_as_is() {
         let url: DatabaseUrl = "postgres://postgres@127.0.0.1:5433/tally".parse().unwrap();
         assert_eq!(url.to_string(), "postgres://postgres@127.0.0.1:5433/tally");
+    }
+
+    #[test]
+    fn a_password_in_the_query_is_masked_too() {
+        let url: DatabaseUrl =
+            "postgres://tally@db.example/tally?sslmode=verify-full&password=s3cret&sslrootcert=/etc/ca.pem"
+                .parse()
+                .unwrap();
+        assert_eq!(
+            url.to_string(),
+            "postgres://tally@db.example/tally?sslmode=verify-full&password=***&sslrootcert=/etc/ca.pem"
+        );
+        let both: DatabaseUrl = "postgres://tally:s3cret@db.example/tally?password=s3cret".parse().unwrap();
+        assert!(!both.to_string().contains("s3cret"), "{both}");
     }
 
     #[test]

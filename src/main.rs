@@ -1,7 +1,8 @@
 //! `tally`: the command-line entry point. It parses the command line, wires the pieces together and runs them;
 //! everything with logic lives in the crates.
 //!
-//! - `tally serve`: the HTTP API (on a private PostgreSQL when no `DATABASE_URL` is given).
+//! - `tally serve`: the HTTP API (on a private PostgreSQL when no `DATABASE_URL` is given; HTTPS with
+//!   `--tls-cert`/`--tls-key`, see `https.rs`).
 //! - `tally project`: the projectors only, to scale reads out.
 //! - `tally rebuild [projection...]`: rebuild read models beside the live ones and swap them in.
 //! - `tally verify`, `tally digest`, `tally export`: the auditor's commands.
@@ -13,7 +14,9 @@ mod audit;
 mod config;
 mod demo;
 mod keys;
+mod https;
 mod order_process;
+mod postgres_tls;
 mod private_postgres;
 mod progress;
 mod telemetry;
@@ -43,6 +46,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // One TLS crypto provider for the whole process, ring. rustls is built with both ring and aws-lc-rs (the
+    // KurrentDB client brings aws-lc-rs), so it cannot pick a default by itself, and sqlx's `sslmode=verify-ca`
+    // asks for the default (it panicked without one). Installed first, so the KurrentDB client uses it too.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
     match run(cli.command).await {
@@ -118,6 +125,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let demo = args.demo;
     let rate_limits = args.rate_limits;
     let demo_keys_file = args.database.data_dir.join("demo-keys.env");
+    // Read before anything starts, so a bad certificate or key fails at once and leaves nothing running.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(https::load(cert, key)?),
+        _ => None, // clap accepts both flags or neither
+    };
     let command_config = CommandConfig {
         reservation_ttl: args.reservation_ttl,
         catalog_max_age: args.catalog_max_age,
@@ -164,8 +176,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
         ];
 
         let app = tally_api::router(state);
-        tracing::info!(address = %listener.local_addr()?, "listening");
-        let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serve HTTP");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(address = %listener.local_addr()?, scheme, "listening");
+        let served = match tls {
+            Some(tls) => https::serve(listener, app, tls, shutdown_signal()).await.context("serve HTTPS"),
+            None => axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serve HTTP"),
+        };
         tracing::info!("shutting down");
         stop.send(true).ok();
         for task in background {
@@ -288,8 +304,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 const STARTUP_WAIT: Duration = Duration::from_secs(30);
 
 /// The read-model pool, once the database accepts a connection (waiting up to [`STARTUP_WAIT`]; any other error,
-/// a wrong password say, fails at once).
+/// a wrong password or a refused TLS certificate say, fails at once).
 async fn connect(url: &str) -> Result<PgPool> {
+    postgres_tls::check_files(url)?;
     let pool = PgPoolOptions::new()
         .max_connections(32)
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -302,7 +319,7 @@ async fn connect(url: &str) -> Result<PgPool> {
             Err(sqlx::Error::PoolTimedOut) if Instant::now() < deadline => {
                 tracing::info!("waiting for PostgreSQL to accept connections");
             }
-            Err(error) => return Err(error).context("connect to PostgreSQL"),
+            Err(error) => return Err(postgres_tls::connect_error(error)),
         }
     }
 }

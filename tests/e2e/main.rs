@@ -11,4 +11,5 @@ mod outage;
 mod private_cluster;
 mod projectors;
 mod read_your_writes;
+mod tls;
 mod two_nodes;

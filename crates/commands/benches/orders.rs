@@ -14,8 +14,7 @@
 //!
 //! Each line: `name=... ops=... secs=... ops_per_s=... p50_ms=... p99_ms=...` (ops are confirmed orders).
 
-use sqlx::{ConnectOptions, Connection, PgConnection};
-use std::str::FromStr;
+use sqlx::{Connection, PgConnection};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tally_commands::{CommandConfig, CommandContext, Commands, PlaceOrder, Placement};
@@ -67,8 +66,7 @@ async fn run() {
     let name = format!("tally_bench_orders_{}", uuid::Uuid::new_v4().simple());
     let mut admin = PgConnection::connect(&admin_url).await.expect("connect to the bench cluster");
     sqlx::query(&format!("create database {name}")).execute(&mut admin).await.expect("create the bench database");
-    let options = sqlx::postgres::PgConnectOptions::from_str(&admin_url).expect("parse the url").database(&name);
-    let url = options.to_url_lossy().to_string();
+    let url = tally_testkit::with_database(&admin_url, &name);
 
     let pool = sqlx::PgPool::connect(&url).await.expect("connect the bench database");
     tally_store::MIGRATOR.run(&pool).await.expect("migrate the bench database");

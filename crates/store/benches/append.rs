@@ -20,10 +20,9 @@
 //! `name=ratio_...` lines comparing store and raw throughput measured in this run.
 
 use serde_json::json;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, Executor, PgConnection};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, Executor, PgConnection};
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 use tally_store::{EventStore, ExpectedVersion, LogFilter, Metadata, NewEvent, PgEventStore, PgStoreOptions};
 use uuid::Uuid;
@@ -241,8 +240,7 @@ async fn run(admin_url: &str, run: Duration) {
     let name = format!("tally_bench_{}", Uuid::new_v4().simple());
     let mut admin = PgConnection::connect(admin_url).await.expect("connect to the benchmark cluster");
     admin.execute(format!("create database {name}").as_str()).await.expect("create the benchmark database");
-    let options = PgConnectOptions::from_str(admin_url).expect("parse the benchmark URL").database(&name);
-    let url = options.to_url_lossy().to_string();
+    let url = tally_testkit::with_database(admin_url, &name);
     {
         let pool = PgPoolOptions::new().max_connections(2).connect(&url).await.expect("connect");
         tally_store::MIGRATOR.run(&pool).await.expect("migrate");
