@@ -337,4 +337,32 @@ mod tests {
         }
         assert!(requests > 100, "the corpus covers every route ({requests} requests)");
     }
+
+    #[tokio::test]
+    async fn every_operation_declares_the_roles_the_router_allows() {
+        use crate::auth::may;
+        use tally_domain::Role;
+
+        let document: Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        let bearer = &document["components"]["securitySchemes"]["bearer"];
+        assert_eq!((&bearer["type"], &bearer["scheme"]), (&json!("http"), &json!("bearer")), "{bearer}");
+        assert_eq!(document["security"], json!([{ "bearer": [] }]), "every operation needs a key unless it says not");
+        let state = crate::test_support::state().await;
+        for endpoint in crate::endpoints(&state) {
+            let what = format!("{} {} ({:?})", endpoint.method, endpoint.path, endpoint.access);
+            let operation = &document["paths"][endpoint.path][endpoint.method.as_str().to_lowercase()];
+            assert!(operation.is_object(), "{what}: not documented");
+            if endpoint.access == Access::Public {
+                assert_eq!(operation.get("security"), Some(&json!([])), "{what}: public, so `security: []`");
+                assert_eq!(operation.get("x-tally-roles"), None, "{what}: public, so no roles");
+                continue;
+            }
+            let roles: Vec<&str> =
+                Role::ALL.into_iter().filter(|role| may(*role, endpoint.access)).map(Role::as_str).collect();
+            assert_eq!(operation.get("security"), None, "{what}: needs a key, so the document's `security`");
+            assert_eq!(operation["x-tally-roles"], json!(roles), "{what}");
+            let description = operation["description"].as_str().unwrap_or_default();
+            assert!(description.contains(&format!("Roles: {}.", roles.join(", "))), "{what}: {description}");
+        }
+    }
 }
