@@ -244,7 +244,12 @@ impl KeyRegistry {
             let waited = self.inner.store.wait_for_position_after(position, POLL_INTERVAL);
             tokio::select! {
                 _ = waited => {}
-                _ = shutdown.changed() => continue,
+                changed = shutdown.changed() => {
+                    if changed.is_err() {
+                        return; // nobody can ask us to stop any more: the server is gone
+                    }
+                    continue;
+                }
             }
             match self.refresh().await {
                 Ok(()) => failures = 0,
