@@ -250,7 +250,7 @@ impl KeyRegistry {
                 Ok(()) => failures = 0,
                 Err(error) => {
                     failures += 1;
-                    if failures == 1 || failures % 30 == 0 {
+                    if failures == 1 || failures.is_multiple_of(30) {
                         warn!(error = %error, failures, "cannot read the API keys from the log; known keys still work");
                     }
                 }
