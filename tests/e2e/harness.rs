@@ -1,16 +1,74 @@
 //! The shared harness: start `tally` as a child process, find the address it listens on, stop it as an operator
 //! would (SIGTERM) or as a crash would (SIGKILL); a small JSON client over the HTTP API; bounded polls.
+//!
+//! API keys: `serve` on a database issues an admin key there first (`tally keys create`, once per database) and
+//! remembers it for the server's base URL; the request helpers send it (`Authorization: Bearer`) to any URL under
+//! that base ([`key_for`], [`authorized`]). Servers on a private cluster (`--data-dir`) get none.
 
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a `tally serve` may take to listen (it may have to create a cluster first).
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The admin key of each `tally serve` started on a database, by its base URL (`http://127.0.0.1:port`). Tests
+/// run concurrently, each with servers of its own: a key is always looked up by URL.
+static KEYS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+/// The admin key issued on each database, by its URL: every server on one database gets the same key, so a test
+/// calling two nodes is one client to both (idempotency keys, for one, belong to the API key that sent them).
+static DATABASE_KEYS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
+/// The key of the server whose base URL `url` is, or starts with (followed by a path or a query).
+pub fn key_for(url: &str) -> Option<String> {
+    let keys = KEYS.lock().unwrap();
+    keys.iter()
+        .find(|(base, _)| {
+            url.strip_prefix(base.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
+        })
+        .map(|(_, key)| key.clone())
+}
+
+/// `request` to `url` with the key of its server, if it has one.
+pub fn authorized(request: reqwest::RequestBuilder, url: &str) -> reqwest::RequestBuilder {
+    match key_for(url) {
+        Some(key) => request.bearer_auth(key),
+        None => request,
+    }
+}
+
+/// Issues a key of `role` named `name` on the database `database_url` (`tally keys create`) and returns its
+/// secret (the last line of the command's output).
+pub fn create_key(database_url: &str, role: &str, name: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["keys", "create", "--role", role, "--name", name, "--database-url", database_url])
+        .env_remove("DATABASE_URL")
+        .env_remove("EVENT_STORE_URL")
+        .env("TALLY_LOG_FORMAT", "json")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tally keys create");
+    for line in String::from_utf8_lossy(&output.stderr).lines() {
+        eprintln!("[tally keys] {line}");
+    }
+    assert!(output.status.success(), "tally keys create failed ({})", output.status);
+    let stdout = String::from_utf8(output.stdout).expect("UTF-8 output");
+    stdout.lines().last().expect("the key on the last line").trim().to_owned()
+}
+
+/// The admin key of the database `database_url`, issued on first use.
+fn admin_key_of(database_url: &str) -> String {
+    if let Some(key) = DATABASE_KEYS.lock().unwrap().get(database_url) {
+        return key.clone();
+    }
+    let key = create_key(database_url, "admin", "e2e");
+    DATABASE_KEYS.lock().unwrap().entry(database_url.to_owned()).or_insert(key).clone()
+}
 
 /// A running `tally` process. Killed if still running when dropped, so a failing test leaves no server behind.
 pub struct TallyProcess {
@@ -45,13 +103,20 @@ impl TallyProcess {
         Self { child, log_lines }
     }
 
-    /// Spawns `tally serve` on a free port with the given extra arguments and waits until it listens.
+    /// Spawns `tally serve` on a free port with the given extra arguments and waits until it listens. Given
+    /// `--database-url`, first issues an admin key on that database (once per database), which the request helpers
+    /// then send to this server.
     pub fn serve(extra_args: &[&str]) -> (Self, String) {
+        let database_url = extra_args.windows(2).find(|pair| pair[0] == "--database-url").map(|pair| pair[1]);
+        let key = database_url.map(admin_key_of);
         let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra_args);
         let mut process = Self::spawn(&args);
-        let address = process.wait_for_log("listening", "address");
-        (process, format!("http://{address}"))
+        let base = format!("http://{}", process.wait_for_log("listening", "address"));
+        if let Some(key) = key {
+            KEYS.lock().unwrap().insert(base.clone(), key);
+        }
+        (process, base)
     }
 
     /// Spawns `tally serve` on the PostgreSQL database `database_url` (e.g. a `tally_testkit::fresh_database()`)
@@ -190,9 +255,17 @@ pub fn process_is_alive(pid: u32) -> bool {
 
 /// GET a URL and return the status and JSON body.
 pub async fn get_json(url: &str) -> (u16, Value) {
-    let response = reqwest::get(url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let request = authorized(reqwest::Client::new().get(url), url);
+    let response = request.send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// GET a URL and return the body as text (e.g. `/metrics`).
+pub async fn get_text(url: &str) -> String {
+    let request = authorized(reqwest::Client::new().get(url), url);
+    let response = request.send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    response.text().await.unwrap_or_else(|e| panic!("GET {url}: {e}"))
 }
 
 /// The pid in a projector's holder id (`pid-{pid}-{suffix}`, see `ProjectorOptions::holder`).
@@ -210,7 +283,7 @@ pub struct Reply {
 
 /// POSTs `body` as JSON; `Err` when no HTTP answer came (connection refused or cut, timeout).
 pub async fn try_post_json(client: &reqwest::Client, url: &str, body: &Value) -> Result<Reply, reqwest::Error> {
-    let response = client.post(url).json(body).send().await?;
+    let response = authorized(client.post(url), url).json(body).send().await?;
     let status = response.status().as_u16();
     let position = response
         .headers()
