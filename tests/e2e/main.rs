@@ -11,4 +11,5 @@ mod outage;
 mod private_cluster;
 mod projectors;
 mod read_your_writes;
+mod secrets;
 mod two_nodes;
