@@ -47,3 +47,31 @@ wait_projections_caught_up() {
   echo "the projections did not catch up within 5 minutes" >&2
   return 1
 }
+
+# Scans the logs in directory $1 (one file per `tally` process a test run started, see tests/e2e/harness.rs) for
+# secrets: anything shaped like a Tally API key, or a database URL with a password (Tally masks one as `***`).
+# Names each file and line with one, never the line itself (it holds the secret); returns 1 if any was found.
+scan_logs_for_secrets() {
+  local dir="$1" file lines found=0
+  local key='tally_[0-9A-Za-z]{38}' password='://[^/:@[:space:]"]+:[^/@[:space:]"]+@'
+  if ! compgen -G "$dir/*" >/dev/null; then
+    echo "warning: no process logs in $dir to scan for secrets (no end-to-end test ran?)" >&2
+    return 0
+  fi
+  for file in "$dir"/*; do
+    lines="$(grep -nE "$key" "$file" | cut -d: -f1 | paste -sd, -)" || true
+    if [ -n "$lines" ]; then
+      echo "secret in the logs: $file, line(s) $lines: an API key" >&2
+      found=1
+    fi
+    lines="$(sed 's/:\*\*\*@/@/g' "$file" | grep -nE "$password" | cut -d: -f1 | paste -sd, -)" || true
+    if [ -n "$lines" ]; then
+      echo "secret in the logs: $file, line(s) $lines: a database URL with a password" >&2
+      found=1
+    fi
+  done
+  if [ "$found" -eq 0 ]; then
+    echo "scanned $(find "$dir" -type f | wc -l) process logs: no secret" >&2
+  fi
+  return "$found"
+}

@@ -1,21 +1,104 @@
 //! The shared harness: start `tally` as a child process, find the address it listens on, stop it as an operator
 //! would (SIGTERM) or as a crash would (SIGKILL); a small JSON client over the HTTP API; bounded polls.
+//!
+//! API keys: `serve` on a database issues an admin key there first (`tally keys create`, once per database) and
+//! remembers it for the server's base URL; the request helpers send it (`Authorization: Bearer`) to any URL under
+//! that base ([`key_for`], [`authorized`]). Servers on a private cluster (`--data-dir`) get none.
+//!
+//! Logs: every line a spawned `tally` writes to stderr is echoed (`[tally] ...`) and, when `TALLY_TEST_LOG_DIR` is
+//! set, appended to `tally-<pid>.log` in that directory, which `scripts/test` scans for secrets after the run.
 
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::future::Future;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a `tally serve` may take to listen (it may have to create a cluster first).
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The admin key of each `tally serve` started on a database, by its base URL (`http://127.0.0.1:port`). Tests
+/// run concurrently, each with servers of its own: a key is always looked up by URL.
+static KEYS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+/// The admin key issued on each database, by its URL: every server on one database gets the same key, so a test
+/// calling two nodes is one client to both (idempotency keys, for one, belong to the API key that sent them).
+static DATABASE_KEYS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
+/// The key of the server whose base URL `url` is, or starts with (followed by a path or a query).
+pub fn key_for(url: &str) -> Option<String> {
+    let keys = KEYS.lock().unwrap();
+    keys.iter()
+        .find(|(base, _)| {
+            url.strip_prefix(base.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
+        })
+        .map(|(_, key)| key.clone())
+}
+
+/// `request` to `url` with the key of its server, if it has one.
+pub fn authorized(request: reqwest::RequestBuilder, url: &str) -> reqwest::RequestBuilder {
+    match key_for(url) {
+        Some(key) => request.bearer_auth(key),
+        None => request,
+    }
+}
+
+/// Issues a key of `role` named `name` on the database `database_url` (`tally keys create`) and returns its
+/// secret (the last line of the command's output).
+pub fn create_key(database_url: &str, role: &str, name: &str) -> String {
+    let child = Command::new(env!("CARGO_BIN_EXE_tally"))
+        .args(["keys", "create", "--role", role, "--name", name, "--database-url", database_url])
+        .env_remove("DATABASE_URL")
+        .env_remove("EVENT_STORE_URL")
+        .env("TALLY_LOG_FORMAT", "json")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tally keys create");
+    let pid = child.id();
+    let output = child.wait_with_output().expect("run tally keys create");
+    let mut log = log_file(pid);
+    for line in String::from_utf8_lossy(&output.stderr).lines() {
+        eprintln!("[tally keys] {line}");
+        keep_log_line(&mut log, line);
+    }
+    assert!(output.status.success(), "tally keys create failed ({})", output.status);
+    let stdout = String::from_utf8(output.stdout).expect("UTF-8 output");
+    stdout.lines().last().expect("the key on the last line").trim().to_owned()
+}
+
+/// The admin key of the database `database_url`, issued on first use.
+fn admin_key_of(database_url: &str) -> String {
+    if let Some(key) = DATABASE_KEYS.lock().unwrap().get(database_url) {
+        return key.clone();
+    }
+    let key = create_key(database_url, "admin", "e2e");
+    DATABASE_KEYS.lock().unwrap().entry(database_url.to_owned()).or_insert(key).clone()
+}
+
+/// The file a process's log lines are appended to: `$TALLY_TEST_LOG_DIR/tally-<pid>.log`, when the variable is set.
+fn log_file(pid: u32) -> Option<std::fs::File> {
+    let dir = std::env::var_os("TALLY_TEST_LOG_DIR")?;
+    let path = Path::new(&dir).join(format!("tally-{pid}.log"));
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(&path);
+    Some(file.unwrap_or_else(|e| panic!("open {}: {e}", path.display())))
+}
+
+fn keep_log_line(file: &mut Option<std::fs::File>, line: &str) {
+    if let Some(file) = file {
+        writeln!(file, "{line}").expect("append to the test log");
+    }
+}
+
 /// A running `tally` process. Killed if still running when dropped, so a failing test leaves no server behind.
 pub struct TallyProcess {
     child: Child,
     log_lines: mpsc::Receiver<String>,
+    /// Every line received from `log_lines` so far.
+    seen: Vec<String>,
 }
 
 impl TallyProcess {
@@ -33,25 +116,34 @@ impl TallyProcess {
             .spawn()
             .expect("spawn tally");
         let stderr = child.stderr.take().expect("piped stderr");
+        let mut log = log_file(child.id());
         let (sender, log_lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 eprintln!("[tally] {line}");
+                keep_log_line(&mut log, &line);
                 if sender.send(line).is_err() {
                     // The test stopped listening; keep draining so the child never blocks on a full pipe.
                 }
             }
         });
-        Self { child, log_lines }
+        Self { child, log_lines, seen: Vec::new() }
     }
 
-    /// Spawns `tally serve` on a free port with the given extra arguments and waits until it listens.
+    /// Spawns `tally serve` on a free port with the given extra arguments and waits until it listens. Given
+    /// `--database-url`, first issues an admin key on that database (once per database), which the request helpers
+    /// then send to this server.
     pub fn serve(extra_args: &[&str]) -> (Self, String) {
+        let database_url = extra_args.windows(2).find(|pair| pair[0] == "--database-url").map(|pair| pair[1]);
+        let key = database_url.map(admin_key_of);
         let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra_args);
         let mut process = Self::spawn(&args);
-        let address = process.wait_for_log("listening", "address");
-        (process, format!("http://{address}"))
+        let base = format!("http://{}", process.wait_for_log("listening", "address"));
+        if let Some(key) = key {
+            KEYS.lock().unwrap().insert(base.clone(), key);
+        }
+        (process, base)
     }
 
     /// Spawns `tally serve` on the PostgreSQL database `database_url` (e.g. a `tally_testkit::fresh_database()`)
@@ -86,6 +178,7 @@ impl TallyProcess {
                     panic!("tally never logged {message:?} (exit status: {status:?})")
                 }
             };
+            self.seen.push(line.clone());
             let Ok(entry) = serde_json::from_str::<Value>(&line) else {
                 continue;
             };
@@ -107,17 +200,33 @@ impl TallyProcess {
 
     /// Sends SIGTERM (what an operator or a supervisor sends) and waits for the process to exit.
     pub fn terminate(mut self) -> ExitStatus {
+        self.send_sigterm();
+        self.wait(Duration::from_secs(60))
+    }
+
+    /// Like [`TallyProcess::terminate`], and returns every log line the process wrote too.
+    pub fn terminate_with_logs(mut self) -> (ExitStatus, Vec<String>) {
+        self.send_sigterm();
+        let status = self.wait(Duration::from_secs(60));
+        // The reader thread ends with the pipe (bounded: a child of the process may hold the pipe open).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Ok(line) = self.log_lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            self.seen.push(line);
+        }
+        (status, std::mem::take(&mut self.seen))
+    }
+
+    fn send_sigterm(&self) {
         let status = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().expect("run kill");
         assert!(status.success(), "kill -TERM failed");
-        self.wait(Duration::from_secs(60))
     }
 
     /// Waits for the process to exit by itself, and returns its status and every log line it wrote.
     pub fn wait_for_exit(mut self) -> (ExitStatus, Vec<String>) {
         let status = self.wait(STARTUP_TIMEOUT);
         // The reader thread ends with the pipe; collect what it forwarded.
-        let lines = self.log_lines.iter().collect();
-        (status, lines)
+        self.seen.extend(self.log_lines.iter());
+        (status, std::mem::take(&mut self.seen))
     }
 
     fn wait(&mut self, timeout: Duration) -> ExitStatus {
@@ -190,9 +299,17 @@ pub fn process_is_alive(pid: u32) -> bool {
 
 /// GET a URL and return the status and JSON body.
 pub async fn get_json(url: &str) -> (u16, Value) {
-    let response = reqwest::get(url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let request = authorized(reqwest::Client::new().get(url), url);
+    let response = request.send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// GET a URL and return the body as text (e.g. `/metrics`).
+pub async fn get_text(url: &str) -> String {
+    let request = authorized(reqwest::Client::new().get(url), url);
+    let response = request.send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    response.text().await.unwrap_or_else(|e| panic!("GET {url}: {e}"))
 }
 
 /// The pid in a projector's holder id (`pid-{pid}-{suffix}`, see `ProjectorOptions::holder`).
@@ -210,7 +327,7 @@ pub struct Reply {
 
 /// POSTs `body` as JSON; `Err` when no HTTP answer came (connection refused or cut, timeout).
 pub async fn try_post_json(client: &reqwest::Client, url: &str, body: &Value) -> Result<Reply, reqwest::Error> {
-    let response = client.post(url).json(body).send().await?;
+    let response = authorized(client.post(url), url).json(body).send().await?;
     let status = response.status().as_u16();
     let position = response
         .headers()

@@ -5,7 +5,7 @@
 //! retry with the same `Idempotency-Key`, once the network is back, must append nothing and answer the first
 //! outcome.
 
-use crate::harness::{poll_until, post_expect, TallyProcess};
+use crate::harness::{authorized, poll_until, post_expect, TallyProcess};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -180,8 +180,9 @@ async fn a_commit_whose_acknowledgement_is_lost_is_answered_once_on_the_retry() 
     post_expect(&format!("{base}/v1/products"), &product, 201).await;
 
     let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+    let receipts = format!("{base}/v1/inventory/ACK-TEE/receipts");
     let receipt = || {
-        http.post(format!("{base}/v1/inventory/ACK-TEE/receipts"))
+        authorized(http.post(&receipts), &receipts)
             .header("idempotency-key", "lost-ack-1")
             .json(&json!({ "quantity": 12, "reference": "PO-ACK" }))
     };

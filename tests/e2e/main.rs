@@ -11,5 +11,6 @@ mod outage;
 mod private_cluster;
 mod projectors;
 mod read_your_writes;
+mod secrets;
 mod tls;
 mod two_nodes;

@@ -4,7 +4,7 @@
 //! written when it died (decided by the domain, appended to the real store behind the server's back), then
 //! watches the stock through the server.
 
-use crate::harness::{get_json, poll_until, post_expect, TallyProcess};
+use crate::harness::{get_json, get_text, poll_until, post_expect, TallyProcess};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tally_domain::order::{ItemLine, OrderCommand, OrderLine, Shortage};
@@ -144,7 +144,7 @@ async fn a_running_server_repairs_every_order_step_a_dying_request_left_undone()
         .and_then(|followers| followers.iter().find(|f| f["name"] == "order-process"));
     let process = process.unwrap_or_else(|| panic!("the order process in /v1/projections: {projections}"));
     assert_eq!((process["state"].as_str(), process["failure"].is_null()), (Some("running"), true), "{process}");
-    let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    let metrics = get_text(&format!("{base}/metrics")).await;
     assert!(metrics.contains("tally_follower_running{follower=\"order-process\"} 1"), "{metrics}");
 
     store.close().await;

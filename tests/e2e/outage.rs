@@ -6,7 +6,7 @@
 //! The bounds are the issue's contract (issue 12, point 5), measured with a 15 s client timeout so that a failure
 //! reports the time it actually took.
 
-use crate::harness::{get_json, poll_until, post_expect, DataDir, TallyProcess};
+use crate::harness::{authorized, get_json, get_text, poll_until, post_expect, DataDir, TallyProcess};
 use serde_json::{json, Value};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
@@ -141,6 +141,11 @@ async fn a_database_outage_is_answered_promptly_and_the_node_recovers_alone() {
     let (_server, base) = TallyProcess::serve_on(&cluster.url);
     let client = reqwest::Client::builder().timeout(CLIENT_TIMEOUT).build().unwrap();
     let receipts = format!("{base}/v1/inventory/TEE/receipts");
+    let get = |path: &str| {
+        let url = format!("{base}{path}");
+        authorized(client.get(&url), &url)
+    };
+    let post_receipt = |quantity| authorized(client.post(&receipts), &receipts).json(&receipt(quantity));
     post_expect(
         &format!("{base}/v1/products"),
         &json!({ "sku": "TEE", "name": "Tee", "price": { "amount": 1999, "currency": "EUR" } }),
@@ -151,21 +156,21 @@ async fn a_database_outage_is_answered_promptly_and_the_node_recovers_alone() {
 
     cluster.stop_immediately();
 
-    let health = timed(client.get(format!("{base}/healthz")), "GET /healthz during the outage").await;
+    let health = timed(get("/healthz"), "GET /healthz during the outage").await;
     assert_eq!(health.status, 200, "{health:?}");
-    let ready = timed(client.get(format!("{base}/readyz")), "GET /readyz during the outage").await;
+    let ready = timed(get("/readyz"), "GET /readyz during the outage").await;
     assert_eq!(ready.status, 503, "{ready:?}");
     assert_eq!(ready.content_type, "application/problem+json", "{ready:?}");
     assert_eq!(ready.body["type"], "/problems/unavailable", "{ready:?}");
     assert!(ready.elapsed < Duration::from_secs(1), "/readyz answered after {:?}", ready.elapsed);
-    let query = timed(client.get(format!("{base}/v1/inventory/TEE")), "GET /v1/inventory/TEE during the outage").await;
+    let query = timed(get("/v1/inventory/TEE"), "GET /v1/inventory/TEE during the outage").await;
     assert_prompt_unavailable(&query, Duration::from_secs(2), "the query");
-    let command = timed(client.post(&receipts).json(&receipt(5)), "POST a receipt during the outage").await;
+    let command = timed(post_receipt(5), "POST a receipt during the outage").await;
     assert_prompt_unavailable(&command, Duration::from_secs(2), "the command");
     // A second round: the node's pools and writer have now seen the outage; still prompt.
-    let command = timed(client.post(&receipts).json(&receipt(5)), "POST a receipt again during the outage").await;
+    let command = timed(post_receipt(5), "POST a receipt again during the outage").await;
     assert_prompt_unavailable(&command, Duration::from_secs(2), "the repeated command");
-    let query = timed(client.get(format!("{base}/v1/products/TEE")), "GET /v1/products/TEE during the outage").await;
+    let query = timed(get("/v1/products/TEE"), "GET /v1/products/TEE during the outage").await;
     assert_prompt_unavailable(&query, Duration::from_secs(2), "the repeated query");
 
     cluster.start_again();
@@ -182,7 +187,7 @@ async fn a_database_outage_is_answered_promptly_and_the_node_recovers_alone() {
     .await;
     println!("/readyz 200 {} ms after the restart", restarted.elapsed().as_millis());
     let min_position = poll_until("a command to succeed after the restart", recovery, || async {
-        let reply = timed(client.post(&receipts).json(&receipt(7)), "POST a receipt after the restart").await;
+        let reply = timed(post_receipt(7), "POST a receipt after the restart").await;
         match reply.status {
             201 => Ok(reply.position.expect("a Tally-Position on a 201")),
             _ => Err(format!("{} {}", reply.status, reply.body)),
@@ -232,7 +237,7 @@ async fn a_projection_stopped_on_a_poison_event_leaves_the_node_ready_and_is_rep
     let (status, body) = get_json(&format!("{base}/readyz")).await;
     assert_eq!(status, 200, "a failed read model must not make the node unready: {body}");
     assert_eq!((body["projections"].as_str(), &body["failed_projections"]), (Some("failed"), &json!(["products"])));
-    let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    let metrics = get_text(&format!("{base}/metrics")).await;
     assert!(metrics.contains("tally_projection_failed{projection=\"products\"} 1"), "{metrics}");
     // The write path still serves.
     post_expect(
@@ -268,7 +273,9 @@ async fn a_database_restart_under_keyed_commands_with_client_retries_applies_eac
                 for i in 0..RECEIPTS_PER_CLIENT {
                     let key = format!("restart-{n}-{i}");
                     loop {
-                        let request = client.post(&receipts).header("idempotency-key", &key).json(&receipt(1));
+                        let request = authorized(client.post(&receipts), &receipts)
+                            .header("idempotency-key", &key)
+                            .json(&receipt(1));
                         match request.send().await {
                             Ok(response) if response.status().as_u16() == 201 => break,
                             Ok(response) => statuses.push(response.status().as_u16()),

@@ -8,7 +8,7 @@
 //! plain query shows the stale stock, the position-bound query answers 503 `unavailable` with `Retry-After`
 //! instead of stale data, and once the projection may go on, it shows the write.
 
-use crate::harness::{get_json, post_expect, TallyProcess};
+use crate::harness::{authorized, get_json, post_expect, TallyProcess};
 use serde_json::json;
 
 const SKU: &str = "RYW-MUG";
@@ -39,8 +39,8 @@ async fn a_query_at_a_commands_position_sees_the_commands_effect() {
             (reply.body["order_id"].as_str().expect("order_id"), reply.position.expect("Tally-Position"));
         let (status, body) = get_json(&format!("{base}/v1/orders/{id}?min_position={position}")).await;
         assert_eq!((status, body["status"].as_str()), (200, Some("confirmed")), "order {placed}: {body}");
-        let response = client
-            .get(format!("{base}/v1/inventory/{SKU}"))
+        let url = format!("{base}/v1/inventory/{SKU}");
+        let response = authorized(client.get(&url), &url)
             .header("Tally-Min-Position", position.to_string())
             .send()
             .await
@@ -60,11 +60,8 @@ async fn a_query_at_a_commands_position_sees_the_commands_effect() {
         (200, Some(50)),
         "the plain query reads the held-back model: {stale}"
     );
-    let response = client
-        .get(format!("{base}/v1/inventory/{SKU}?min_position={position}"))
-        .send()
-        .await
-        .expect("GET inventory at the position");
+    let url = format!("{base}/v1/inventory/{SKU}?min_position={position}");
+    let response = authorized(client.get(&url), &url).send().await.expect("GET inventory at the position");
     let (status, retry_after) = (response.status().as_u16(), response.headers().get("retry-after").cloned());
     let body: serde_json::Value = response.json().await.expect("problem json");
     assert_eq!((status, body["type"].as_str()), (503, Some("/problems/unavailable")), "{body}");

@@ -4,7 +4,9 @@
 //! `reserved` is exactly the units still held by its confirmed, paid or partly shipped orders (nothing leaked by a
 //! cancellation or rejection whose release never ran, nothing committed twice by a shipment).
 
-use crate::harness::{get_json, poll_until, post_expect, try_post_json, wait_until_caught_up, TallyProcess};
+use crate::harness::{
+    authorized, get_json, poll_until, post_expect, try_post_json, wait_until_caught_up, TallyProcess,
+};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -178,8 +180,8 @@ async fn one_key_sent_twenty_times_at_once_to_two_nodes_is_applied_once() {
         let base = if n % 2 == 0 { first_base.clone() } else { second_base.clone() };
         let http = http.clone();
         tokio::spawn(async move {
-            let response = http
-                .post(format!("{base}/v1/inventory/BURST/receipts"))
+            let url = format!("{base}/v1/inventory/BURST/receipts");
+            let response = authorized(http.post(&url), &url)
                 .header("idempotency-key", "burst-1")
                 .json(&json!({ "quantity": 9 }))
                 .send()
