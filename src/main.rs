@@ -13,8 +13,8 @@
 mod audit;
 mod config;
 mod demo;
-mod keys;
 mod https;
+mod keys;
 mod order_process;
 mod postgres_tls;
 mod private_postgres;
