@@ -93,7 +93,7 @@ pub async fn issue_keys(state: &tally_api::AppState, keys_file: &std::path::Path
         lines.push_str(&format!("TALLY_{}_KEY={}\n", role.as_str().to_uppercase(), issued.secret));
     }
     write_private(keys_file, &lines).with_context(|| format!("write {}", keys_file.display()))?;
-    println!("demo API keys, one per role (also in {}; shown this once):\n{lines}", keys_file.display());
+    println!("demo API keys, one per role (kept in {} for the README's tour):\n{lines}", keys_file.display());
     Ok(())
 }
 
