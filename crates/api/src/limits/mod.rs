@@ -54,10 +54,6 @@ use std::time::{Duration, Instant};
 use tally_domain::Role;
 use uuid::Uuid;
 
-/// The roles, in the order [`RoleLimits`] lists them (DESIGN.md, "Identity and access").
-pub const ROLES: [&str; 5] = ["storefront", "operations", "analyst", "auditor", "admin"];
-const _: () = assert!(ROLES.len() == Role::ALL.len());
-
 /// The default of the roles that drive the shop (storefront, operations) and of admin: 20,000 requests per second
 /// per key. The HTTP benchmark pushes about 7,000 stock receipts/s (its target is 9,000) and 1,500 orders/s through
 /// one key on 2 cores, and must never meet a limit; this is over twice the target. At this rate one key can still
@@ -181,19 +177,19 @@ impl fmt::Display for RatePolicy {
 /// (roles not named keep their default; an empty text is the defaults); displayed with every role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RoleLimits {
-    /// One per role, in the order of [`ROLES`].
-    policies: [RatePolicy; ROLES.len()],
+    /// One per role, in the order of [`Role::ALL`].
+    policies: [RatePolicy; Role::ALL.len()],
 }
 
 impl RoleLimits {
     /// The policy of a role.
     pub fn policy(&self, role: Role) -> RatePolicy {
-        self.policies[role_index(role.as_str()).expect("ROLES names every role")]
+        self.policies[role_index(role)]
     }
 }
 
-fn role_index(role: &str) -> Option<usize> {
-    ROLES.iter().position(|known| *known == role)
+fn role_index(role: Role) -> usize {
+    Role::ALL.iter().position(|known| *known == role).expect("Role::ALL lists every role")
 }
 
 impl Default for RoleLimits {
@@ -208,13 +204,14 @@ impl FromStr for RoleLimits {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let mut limits = RoleLimits::default();
-        let mut named = [false; ROLES.len()];
+        let mut named = [false; Role::ALL.len()];
         for item in text.split(',').map(str::trim).filter(|item| !item.is_empty()) {
             let Some((role, policy)) = item.split_once('=') else {
                 return Err(LimitsError::Item { text: item.to_owned() });
             };
             let role = role.trim();
-            let index = role_index(role).ok_or_else(|| LimitsError::UnknownRole { role: role.to_owned() })?;
+            let known: Role = role.parse().map_err(|_| LimitsError::UnknownRole { role: role.to_owned() })?;
+            let index = role_index(known);
             if named[index] {
                 return Err(LimitsError::RepeatedRole { role: role.to_owned() });
             }
@@ -227,7 +224,7 @@ impl FromStr for RoleLimits {
 
 impl fmt::Display for RoleLimits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (index, (role, policy)) in ROLES.iter().zip(&self.policies).enumerate() {
+        for (index, (role, policy)) in Role::ALL.iter().zip(&self.policies).enumerate() {
             let separator = if index == 0 { "" } else { "," };
             write!(f, "{separator}{role}={policy}")?;
         }

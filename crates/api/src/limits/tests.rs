@@ -200,7 +200,6 @@ fn role_limits_default_to_generous_policies() {
     let limits = RoleLimits::default();
     let policies = Role::ALL.map(|role| limits.policy(role).to_string());
     assert_eq!(policies, ["20000/s", "20000/s", "2000/s", "2000/s", "20000/s"]);
-    assert_eq!(Role::ALL.map(Role::as_str), ROLES, "the same roles in the same order");
     assert_eq!("".parse(), Ok(limits));
 }
 
