@@ -9,6 +9,8 @@
 //! - `queries`: the `/v1` query endpoints (GET) over the read models, and `/v1/projections`.
 //! - [`audit`]: streams, the global log, its live tail (SSE), order history, point-in-time state, hash-chain
 //!   verification, digests and export, read from the event store (library functions for the CLI too).
+//! - `resources`: one type per resource (product, stock, order, money): what a command answers and what its GET
+//!   answers, built from the aggregate or from the read model.
 //! - `error`: `CommandError` -> problem+json (status and `type` per error kind; internal causes logged, never sent).
 //! - `idempotency`: the `Idempotency-Key` contract of every POST, and `purge_expired_idempotency_keys`.
 //! - [`limits`]: rate limits per API key: the policy of each role, the in-memory limiter (per node), and the
@@ -33,6 +35,7 @@ mod metrics;
 mod ops;
 mod problem;
 mod queries;
+mod resources;
 mod storable;
 #[cfg(test)]
 mod test_support;

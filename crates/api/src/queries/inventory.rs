@@ -1,13 +1,13 @@
 //! `GET /v1/inventory[/{sku}]` and `GET /v1/inventory/{sku}/ledger`: stock from the inventory projection.
 //!
-//! One SKU's stock has the shape of the receipt command's response (`{sku, on_hand, reserved, available,
-//! locations[{location, on_hand, reserved, available}], version}`), plus its log position and time of change.
+//! One SKU's stock is a [`StockView`], the type the stock commands answer with too.
 //! The list takes `?below=N` for low stock (fewer than N units available); the ledger is a SKU's stock history
 //! in log order.
 
 use super::csv::{opt, time, CsvRecord};
 use super::{list_response, not_found, page_request, validation, MinPosition};
 use crate::problem::Problem;
+use crate::resources::StockView;
 use crate::{ApiPath, ApiQuery, AppState};
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
@@ -15,60 +15,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tally_projections::read::stock::{self, LedgerRow, LocationLevel, StockRow};
+use tally_projections::read::stock::{self, LedgerRow, StockRow};
 use tally_projections::ReadModel;
 use tracing::instrument;
 use uuid::Uuid;
 
 const MODELS: &[ReadModel] = &[ReadModel::Inventory];
-
-/// A SKU's stock as the API shows it.
-#[derive(Debug, Serialize)]
-pub(crate) struct StockView {
-    pub sku: String,
-    pub on_hand: i64,
-    pub reserved: i64,
-    pub available: i64,
-    pub locations: Vec<LocationView>,
-    pub version: i64,
-    pub position: i64,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// One location's levels.
-#[derive(Debug, Serialize)]
-pub(crate) struct LocationView {
-    pub location: String,
-    pub on_hand: i64,
-    pub reserved: i64,
-    pub available: i64,
-}
-
-impl From<LocationLevel> for LocationView {
-    fn from(level: LocationLevel) -> Self {
-        LocationView {
-            location: level.location,
-            on_hand: level.on_hand,
-            reserved: level.reserved,
-            available: level.available,
-        }
-    }
-}
-
-impl From<StockRow> for StockView {
-    fn from(row: StockRow) -> Self {
-        StockView {
-            sku: row.sku,
-            on_hand: row.on_hand,
-            reserved: row.reserved,
-            available: row.available,
-            locations: row.locations.into_iter().map(LocationView::from).collect(),
-            version: row.version,
-            position: row.position,
-            updated_at: row.updated_at,
-        }
-    }
-}
 
 impl CsvRecord for StockView {
     /// One record per SKU; `locations` is the number of locations (the ledger has the per-location detail).

@@ -1,110 +1,27 @@
 //! `GET /v1/orders` and `GET /v1/orders/{id}`: orders from the orders projection.
 //!
-//! One order has the shape of the command responses (`{order_id, status, customer_id, lines, total, paid,
-//! refunded, placed_at, updated_at, version}`), plus the time of every state change, `reserved_until`, the
-//! shortages of a rejected order and the reason of a cancelled one. The list filters on `status`, `customer_id`,
-//! `placed_after` and `placed_before` (both exclusive, RFC 3339), oldest first.
+//! One order is an [`OrderView`], the type the order commands answer with too: with the time of every state
+//! change, `reserved_until`, the shortages of a rejected order and the reason of a cancelled one. The list
+//! filters on `status`, `customer_id`, `placed_after` and `placed_before` (both exclusive, RFC 3339), oldest
+//! first.
 
 use super::csv::{time, CsvRecord};
-use super::{list_response, not_found, page_request, validation, MinPosition, MoneyView};
+use super::{list_response, not_found, page_request, validation, MinPosition};
 use crate::problem::Problem;
+use crate::resources::OrderView;
 use crate::{ApiPath, ApiQuery, AppState};
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use tally_projections::read::orders::{self, OrderFilter, OrderLineRow, OrderRow, ORDER_STATUSES};
+use serde::Deserialize;
+use tally_projections::read::orders::{self, OrderFilter, OrderRow, ORDER_STATUSES};
 use tally_projections::ReadModel;
 use tracing::instrument;
 use uuid::Uuid;
 
 const MODELS: &[ReadModel] = &[ReadModel::Orders];
-
-/// An order as the API shows it.
-#[derive(Debug, Serialize)]
-pub(crate) struct OrderView {
-    pub order_id: Uuid,
-    pub status: String,
-    pub customer_id: String,
-    pub lines: Vec<LineView>,
-    pub total: MoneyView,
-    pub paid: MoneyView,
-    pub refunded: MoneyView,
-    pub units: i64,
-    pub reserved_until: Option<DateTime<Utc>>,
-    pub shortages: Option<serde_json::Value>,
-    pub cancel_reason: Option<String>,
-    pub placed_at: DateTime<Utc>,
-    pub confirmed_at: Option<DateTime<Utc>>,
-    pub rejected_at: Option<DateTime<Utc>>,
-    pub paid_at: Option<DateTime<Utc>>,
-    pub partially_shipped_at: Option<DateTime<Utc>>,
-    pub shipped_at: Option<DateTime<Utc>>,
-    pub delivered_at: Option<DateTime<Utc>>,
-    pub cancelled_at: Option<DateTime<Utc>>,
-    pub expired_at: Option<DateTime<Utc>>,
-    pub last_returned_at: Option<DateTime<Utc>>,
-    pub last_refunded_at: Option<DateTime<Utc>>,
-    pub updated_at: DateTime<Utc>,
-    pub version: i64,
-    pub position: i64,
-}
-
-/// One line: what was ordered at which price, and how much of it shipped and came back.
-#[derive(Debug, Serialize)]
-pub(crate) struct LineView {
-    pub sku: String,
-    pub quantity: i64,
-    pub unit_price: MoneyView,
-    pub shipped: i64,
-    pub returned: i64,
-}
-
-impl From<OrderLineRow> for LineView {
-    fn from(line: OrderLineRow) -> Self {
-        LineView {
-            unit_price: MoneyView::new(line.unit_price_amount, &line.currency),
-            sku: line.sku,
-            quantity: line.quantity,
-            shipped: line.shipped,
-            returned: line.returned,
-        }
-    }
-}
-
-impl From<OrderRow> for OrderView {
-    fn from(row: OrderRow) -> Self {
-        OrderView {
-            order_id: row.order_id,
-            total: MoneyView::new(row.total_amount, &row.currency),
-            paid: MoneyView::new(row.paid_amount, &row.currency),
-            refunded: MoneyView::new(row.refunded_amount, &row.currency),
-            status: row.status,
-            customer_id: row.customer_id,
-            lines: row.lines.into_iter().map(LineView::from).collect(),
-            units: row.units,
-            reserved_until: row.reserved_until,
-            shortages: row.shortages,
-            cancel_reason: row.cancel_reason,
-            placed_at: row.placed_at,
-            confirmed_at: row.confirmed_at,
-            rejected_at: row.rejected_at,
-            paid_at: row.paid_at,
-            partially_shipped_at: row.partially_shipped_at,
-            shipped_at: row.shipped_at,
-            delivered_at: row.delivered_at,
-            cancelled_at: row.cancelled_at,
-            expired_at: row.expired_at,
-            last_returned_at: row.last_returned_at,
-            last_refunded_at: row.last_refunded_at,
-            updated_at: row.updated_at,
-            version: row.version,
-            position: row.position,
-        }
-    }
-}
 
 impl CsvRecord for OrderView {
     /// One record per order (the lines are summed up in `line_count` and `units`).

@@ -1,51 +1,22 @@
 //! `GET /v1/products` and `GET /v1/products/{sku}`: the catalog from the products projection.
 //!
-//! A product has the shape of the command response (`{sku, name, price, status, version}`), plus the log
-//! position and times of its last change.
+//! A product is a [`ProductView`], the type the catalog's commands answer with too.
 
 use super::csv::{time, CsvRecord};
-use super::{list_response, not_found, page_request, validation, MinPosition, MoneyView};
+use super::{list_response, not_found, page_request, validation, MinPosition};
 use crate::problem::Problem;
+use crate::resources::ProductView;
 use crate::{ApiPath, ApiQuery, AppState};
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tally_projections::read::catalog::{self, ProductRow};
 use tally_projections::ReadModel;
 use tracing::instrument;
 
 const MODELS: &[ReadModel] = &[ReadModel::Products];
-
-/// A product as the API shows it.
-#[derive(Debug, Serialize)]
-pub(crate) struct ProductView {
-    pub sku: String,
-    pub name: String,
-    pub price: MoneyView,
-    pub status: String,
-    pub version: i64,
-    pub position: i64,
-    pub registered_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<ProductRow> for ProductView {
-    fn from(row: ProductRow) -> Self {
-        ProductView {
-            price: MoneyView::new(row.price_amount, &row.currency),
-            sku: row.sku,
-            name: row.name,
-            status: row.status,
-            version: row.version,
-            position: row.position,
-            registered_at: row.registered_at,
-            updated_at: row.updated_at,
-        }
-    }
-}
 
 impl CsvRecord for ProductView {
     const HEADER: &'static [&'static str] =

@@ -45,6 +45,7 @@ mod shipping;
 mod state;
 #[cfg(test)]
 mod tests;
+mod timeline;
 
 pub use decide::decide;
 pub use error::OrderError;
@@ -54,6 +55,7 @@ pub const MAX_LINES: usize = 250;
 pub use events::OrderEvent;
 pub use evolve::evolve;
 pub use state::{Order, PlacedOrder};
+pub use timeline::OrderTimeline;
 
 use crate::aggregate::Aggregate;
 use crate::values::{CustomerId, LocationId, Money, OrderId, Quantity, ShipmentId, Sku};
