@@ -6,15 +6,16 @@
 //! export starts, so it ends), or one stream (`stream`), narrowed by stream prefix, event types and a
 //! `[from_time, to_time)` time range. The same range type filters the global log and the live tail.
 
-use super::{bad_parameter, not_found, store_problem, Params};
+use super::{bad_parameter, not_found, store_problem};
 use crate::problem::Problem;
-use crate::AppState;
+use crate::{ApiQuery, AppState};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::{Stream, StreamExt};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tally_store::{canonical_json, EventStore, LogFilter, ReadStream, RecordedEvent, StoreError};
@@ -51,35 +52,100 @@ impl LogRange {
             && self.filter.matches(&event.stream_id, &event.event_type)
     }
 
-    /// The range of a query string: `after`, `to_position`, `stream`, `stream_prefix`, `event_type` (repeatable or a
-    /// comma list), `from_time`, `to_time` (RFC 3339).
-    pub(crate) fn from_params(params: &Params) -> Result<Self, Problem> {
-        let range = LogRange {
-            stream: params.text("stream").map(str::to_owned),
-            after: params.number("after")?.unwrap_or(0),
-            to_position: params.number("to_position")?,
-            from_time: params.time("from_time")?,
-            to_time: params.time("to_time")?,
-            filter: LogFilter {
-                stream_prefix: params.text("stream_prefix").map(str::to_owned),
-                event_types: params.list("event_type"),
-            },
-        };
-        if let (Some(from), Some(to)) = (range.from_time, range.to_time) {
+    /// Refuses a time range that ends before it starts.
+    fn checked(self) -> Result<Self, Problem> {
+        if let (Some(from), Some(to)) = (self.from_time, self.to_time) {
             if from >= to {
                 return Err(bad_parameter("from_time must be before to_time"));
             }
         }
-        Ok(range)
+        Ok(self)
     }
 }
 
-/// The line format of an export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Event types from a query string: each `event_type` value may be a comma list.
+fn event_types(values: Vec<String>) -> Vec<String> {
+    let types = values.iter().flat_map(|value| value.split(',')).map(str::trim);
+    types.filter(|t| !t.is_empty()).map(str::to_owned).collect()
+}
+
+/// The query string of the global log (`GET /v1/events`) and of its live tail (which takes no `cursor` or
+/// `limit`): `after` (or `cursor`, the same), `limit`, `stream_prefix`, `event_type` (repeated or a comma list),
+/// `from_time`, `to_time` (RFC 3339), `follow`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogQuery {
+    after: Option<u64>,
+    pub(super) cursor: Option<u64>,
+    pub(super) limit: Option<u64>,
+    #[serde(default, deserialize_with = "serde_html_form::de::empty_as_none")]
+    stream_prefix: Option<String>,
+    #[serde(default)]
+    event_type: Vec<String>,
+    #[serde(default, deserialize_with = "serde_html_form::de::empty_as_none")]
+    from_time: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "serde_html_form::de::empty_as_none")]
+    to_time: Option<DateTime<Utc>>,
+    pub(super) follow: Option<bool>,
+}
+
+impl LogQuery {
+    /// The range it asks for (`cursor` and `limit` are the caller's).
+    pub(super) fn range(self) -> Result<LogRange, Problem> {
+        LogRange {
+            stream: None,
+            after: self.after.unwrap_or(0),
+            to_position: None,
+            from_time: self.from_time,
+            to_time: self.to_time,
+            filter: LogFilter { stream_prefix: self.stream_prefix, event_types: event_types(self.event_type) },
+        }
+        .checked()
+    }
+}
+
+/// The query string of `GET /v1/export`: `format`, `stream`, `after`, `to_position`, and the filters of the log.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExportQuery {
+    #[serde(default, deserialize_with = "serde_html_form::de::empty_as_none")]
+    format: Option<ExportFormat>,
+    #[serde(default, deserialize_with = "serde_html_form::de::empty_as_none")]
+    stream: Option<String>,
+    after: Option<u64>,
+    to_position: Option<u64>,
+    #[serde(default, deserialize_with = "serde_html_form::de::empty_as_none")]
+    stream_prefix: Option<String>,
+    #[serde(default)]
+    event_type: Vec<String>,
+    #[serde(default, deserialize_with = "serde_html_form::de::empty_as_none")]
+    from_time: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "serde_html_form::de::empty_as_none")]
+    to_time: Option<DateTime<Utc>>,
+}
+
+impl ExportQuery {
+    fn range(self) -> Result<LogRange, Problem> {
+        LogRange {
+            stream: self.stream,
+            after: self.after.unwrap_or(0),
+            to_position: self.to_position,
+            from_time: self.from_time,
+            to_time: self.to_time,
+            filter: LogFilter { stream_prefix: self.stream_prefix, event_types: event_types(self.event_type) },
+        }
+        .checked()
+    }
+}
+
+/// The line format of an export (`format=jsonl`, also `ndjson` or `json-lines`; `format=cloudevents`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum ExportFormat {
     /// Each event as the audit API shows it (the JSON form of [`RecordedEvent`]).
+    #[serde(rename = "jsonl", alias = "ndjson", alias = "json-lines")]
     JsonLines,
     /// Each event as a CloudEvents 1.0 structured-mode JSON object ([`cloud_event`]).
+    #[serde(rename = "cloudevents")]
     CloudEvents,
 }
 
@@ -215,23 +281,12 @@ fn pages(
 
 /// `GET /v1/export?format=jsonl|cloudevents&stream=&after=&to_position=&stream_prefix=&event_type=&from_time=&to_time=`.
 #[instrument(skip_all)]
-pub(super) async fn export(State(state): State<AppState>, params: Params) -> Result<Response, Problem> {
-    params.only(&[
-        "format",
-        "stream",
-        "after",
-        "to_position",
-        "stream_prefix",
-        "event_type",
-        "from_time",
-        "to_time",
-    ])?;
-    let format = match params.text("format") {
-        None | Some("jsonl" | "ndjson" | "json-lines") => ExportFormat::JsonLines,
-        Some("cloudevents") => ExportFormat::CloudEvents,
-        Some(_) => return Err(bad_parameter("format must be jsonl or cloudevents")),
-    };
-    let range = LogRange::from_params(&params)?;
+pub(super) async fn export(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ExportQuery>,
+) -> Result<Response, Problem> {
+    let format = query.format.unwrap_or(ExportFormat::JsonLines);
+    let range = query.range()?;
     if let Some(stream) = range.stream.as_deref() {
         let last = state.store.read_stream(stream, ReadStream::backwards_from_end(1)).await;
         if last.map_err(|e| store_problem(&e))?.is_empty() {
