@@ -47,28 +47,8 @@ struct Receipt {
 struct Adjustment {
     location: Option<String>,
     delta: i64,
-    reason: Reason,
-}
-
-/// The HTTP names of [`AdjustmentReason`].
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Reason {
-    CountCorrection,
-    Damaged,
-    Lost,
-    Found,
-}
-
-impl From<Reason> for AdjustmentReason {
-    fn from(reason: Reason) -> Self {
-        match reason {
-            Reason::CountCorrection => AdjustmentReason::CountCorrection,
-            Reason::Damaged => AdjustmentReason::Damaged,
-            Reason::Lost => AdjustmentReason::Lost,
-            Reason::Found => AdjustmentReason::Found,
-        }
-    }
+    /// An [`AdjustmentReason`] by its name.
+    reason: String,
 }
 
 #[instrument(skip_all, fields(inventory.sku = %sku))]
@@ -99,7 +79,7 @@ async fn adjust(
     if body.delta == 0 {
         return Err(dto::invalid("delta", "an adjustment must change the stock"));
     }
-    let reason = body.reason.into();
+    let reason: AdjustmentReason = body.reason.parse().map_err(|error| dto::invalid("reason", error))?;
     let outcome = state.commands.adjust_stock(&meta.context, &sku, location, body.delta, reason, meta.if_match).await?;
     respond(&state, &sku, outcome).await
 }

@@ -16,7 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use tally_projections::read::orders::{self, OrderFilter, OrderRow, ORDER_STATUSES};
+use tally_domain::order::OrderStatus;
+use tally_projections::read::orders::{self, OrderFilter, OrderRow};
 use tally_projections::ReadModel;
 use tracing::instrument;
 use uuid::Uuid;
@@ -90,18 +91,15 @@ pub(crate) struct ListQuery {
 
 impl ListQuery {
     fn filter(&self) -> Result<OrderFilter, Problem> {
-        if let Some(status) = self.status.as_deref() {
-            if !ORDER_STATUSES.contains(&status) {
-                return Err(validation(format!("status must be one of {}", ORDER_STATUSES.join(", "))));
-            }
-        }
+        let status = self.status.as_deref().map(str::parse::<OrderStatus>).transpose();
+        let status = status.map_err(|error| validation(format!("status: {error}")))?;
         if let (Some(after), Some(before)) = (self.placed_after, self.placed_before) {
             if after >= before {
                 return Err(validation("placed_after must be before placed_before"));
             }
         }
         Ok(OrderFilter {
-            status: self.status.clone(),
+            status,
             customer_id: self.customer_id.clone(),
             placed_after: self.placed_after,
             placed_before: self.placed_before,

@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
+use tally_domain::catalog::ProductStatus;
 use tally_projections::read::catalog::{self, ProductRow};
 use tally_projections::ReadModel;
 use tracing::instrument;
@@ -54,14 +55,11 @@ pub(crate) async fn list(
     uri: Uri,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, Problem> {
-    if let Some(status) = query.status.as_deref() {
-        if !["active", "discontinued"].contains(&status) {
-            return Err(validation("status must be active or discontinued"));
-        }
-    }
+    let status = query.status.as_deref().map(str::parse::<ProductStatus>).transpose();
+    let status = status.map_err(|error| validation(format!("status: {error}")))?;
     let page = page_request(query.limit, query.cursor)?;
     min_position.wait(&state, MODELS).await?;
-    let page = catalog::list_products(&state.pool, query.status.as_deref(), &page).await?;
+    let page = catalog::list_products(&state.pool, status, &page).await?;
     Ok(list_response::<ProductRow, ProductView>(&headers, &uri, page))
 }
 

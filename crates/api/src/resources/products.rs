@@ -3,7 +3,7 @@
 use super::{count, LastChange, MoneyView};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tally_domain::catalog::{ProductDetails, ProductStatus};
+use tally_domain::catalog::ProductDetails;
 use tally_projections::read::catalog::ProductRow;
 
 /// `{sku, name, price, status, version, position, registered_at, updated_at}`.
@@ -24,15 +24,11 @@ pub(crate) struct ProductView {
 impl ProductView {
     /// The product as a command left it; `registered_at`: when its first event was recorded.
     pub(crate) fn from_aggregate(details: &ProductDetails, last: LastChange, registered_at: DateTime<Utc>) -> Self {
-        let status = match details.status() {
-            ProductStatus::Active => "active",
-            ProductStatus::Discontinued => "discontinued",
-        };
         ProductView {
             sku: details.sku().to_string(),
             name: details.name().to_owned(),
             price: details.price().into(),
-            status: status.to_owned(),
+            status: details.status().as_str().to_owned(),
             version: last.version,
             position: last.position,
             registered_at,
