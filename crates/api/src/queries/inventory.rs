@@ -4,7 +4,7 @@
 //! The list takes `?below=N` for low stock (fewer than N units available); the ledger is a SKU's stock history
 //! in log order.
 
-use super::csv::{opt, time, CsvRecord};
+use super::csv::{opt, opt_text, text, time, value, Cell, CsvRecord};
 use super::{list_response, not_found, page_request, validation, MinPosition};
 use crate::problem::Problem;
 use crate::resources::StockView;
@@ -27,15 +27,15 @@ impl CsvRecord for StockView {
     const HEADER: &'static [&'static str] =
         &["sku", "on_hand", "reserved", "available", "locations", "version", "position", "updated_at"];
 
-    fn fields(&self) -> Vec<String> {
+    fn fields(&self) -> Vec<Cell> {
         vec![
-            self.sku.clone(),
-            self.on_hand.to_string(),
-            self.reserved.to_string(),
-            self.available.to_string(),
-            self.locations.len().to_string(),
-            self.version.to_string(),
-            self.position.to_string(),
+            text(&self.sku),
+            value(self.on_hand),
+            value(self.reserved),
+            value(self.available),
+            value(self.locations.len()),
+            value(self.version),
+            value(self.position),
             time(&self.updated_at),
         ]
     }
@@ -114,27 +114,27 @@ impl CsvRecord for LedgerView {
         "sku_available_after",
     ];
 
-    fn fields(&self) -> Vec<String> {
+    fn fields(&self) -> Vec<Cell> {
         vec![
-            self.position.to_string(),
-            self.version.to_string(),
+            value(self.position),
+            value(self.version),
             time(&self.recorded_at),
-            self.sku.clone(),
-            self.location.clone(),
-            self.kind.clone(),
-            opt(&self.reason),
+            text(&self.sku),
+            text(&self.location),
+            text(&self.kind),
+            opt_text(&self.reason),
             opt(&self.order_id),
             opt(&self.shipment_id),
             opt(&self.return_id),
-            opt(&self.reference),
-            self.on_hand_delta.to_string(),
-            self.reserved_delta.to_string(),
-            self.on_hand_after.to_string(),
-            self.reserved_after.to_string(),
-            self.available_after.to_string(),
-            self.sku_on_hand_after.to_string(),
-            self.sku_reserved_after.to_string(),
-            self.sku_available_after.to_string(),
+            opt_text(&self.reference),
+            value(self.on_hand_delta),
+            value(self.reserved_delta),
+            value(self.on_hand_after),
+            value(self.reserved_after),
+            value(self.available_after),
+            value(self.sku_on_hand_after),
+            value(self.sku_reserved_after),
+            value(self.sku_available_after),
         ]
     }
 }

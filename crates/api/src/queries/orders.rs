@@ -5,7 +5,7 @@
 //! filters on `status`, `customer_id`, `placed_after` and `placed_before` (both exclusive, RFC 3339), oldest
 //! first.
 
-use super::csv::{time, CsvRecord};
+use super::csv::{opt_time, text, time, value, Cell, CsvRecord};
 use super::{list_response, not_found, page_request, validation, MinPosition};
 use crate::problem::Problem;
 use crate::resources::OrderView;
@@ -50,30 +50,29 @@ impl CsvRecord for OrderView {
         "position",
     ];
 
-    fn fields(&self) -> Vec<String> {
-        let at = |value: &Option<DateTime<Utc>>| value.as_ref().map(time).unwrap_or_default();
+    fn fields(&self) -> Vec<Cell> {
         vec![
-            self.order_id.to_string(),
-            self.status.clone(),
-            self.customer_id.clone(),
-            self.total.currency.clone(),
-            self.total.amount.to_string(),
-            self.paid.amount.to_string(),
-            self.refunded.amount.to_string(),
-            self.lines.len().to_string(),
-            self.units.to_string(),
+            value(self.order_id),
+            text(&self.status),
+            text(&self.customer_id),
+            text(&self.currency),
+            value(self.total.amount),
+            value(self.paid.amount),
+            value(self.refunded.amount),
+            value(self.lines.len()),
+            value(self.units),
             time(&self.placed_at),
-            at(&self.confirmed_at),
-            at(&self.paid_at),
-            at(&self.shipped_at),
-            at(&self.delivered_at),
-            at(&self.cancelled_at),
-            at(&self.expired_at),
-            at(&self.rejected_at),
-            at(&self.reserved_until),
+            opt_time(&self.confirmed_at),
+            opt_time(&self.paid_at),
+            opt_time(&self.shipped_at),
+            opt_time(&self.delivered_at),
+            opt_time(&self.cancelled_at),
+            opt_time(&self.expired_at),
+            opt_time(&self.rejected_at),
+            opt_time(&self.reserved_until),
             time(&self.updated_at),
-            self.version.to_string(),
-            self.position.to_string(),
+            value(self.version),
+            value(self.position),
         ]
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! A product is a [`ProductView`], the type the catalog's commands answer with too.
 
-use super::csv::{time, CsvRecord};
+use super::csv::{text, time, value, Cell, CsvRecord};
 use super::{list_response, not_found, page_request, validation, MinPosition};
 use crate::problem::Problem;
 use crate::resources::ProductView;
@@ -23,15 +23,15 @@ impl CsvRecord for ProductView {
     const HEADER: &'static [&'static str] =
         &["sku", "name", "price_amount", "currency", "status", "version", "position", "registered_at", "updated_at"];
 
-    fn fields(&self) -> Vec<String> {
+    fn fields(&self) -> Vec<Cell> {
         vec![
-            self.sku.clone(),
-            self.name.clone(),
-            self.price.amount.to_string(),
-            self.price.currency.clone(),
-            self.status.clone(),
-            self.version.to_string(),
-            self.position.to_string(),
+            text(&self.sku),
+            text(&self.name),
+            value(self.price.amount),
+            text(&self.price.currency),
+            text(&self.status),
+            value(self.version),
+            value(self.position),
             time(&self.registered_at),
             time(&self.updated_at),
         ]
