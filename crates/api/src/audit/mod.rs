@@ -3,31 +3,27 @@
 //!
 //! - `log`: `GET /v1/streams/{stream_id}/events` and `GET /v1/events` (the global log after a position).
 //! - `tail`: the live tail as Server-Sent Events (`GET /v1/events/stream`, or `/v1/events?follow=true`).
-//! - [`history`](mod@history): `GET /v1/orders/{id}/history` and point-in-time state (`as_of=` / `at_version=`).
+//! - `history`: `GET /v1/orders/{id}/history` and point-in-time state (`as_of=` / `at_version=`).
 //! - `verify`: `GET /v1/audit/verify` (hash chains) and the digest endpoints.
-//! - [`digests`]: recording and loading digests (`audit_digests`); the digest itself is `tally_store::digest`.
-//! - [`export`]: the log as JSON lines or CloudEvents, streamed page by page (`GET /v1/export`, `tally export`).
+//! - `export`: `GET /v1/export` (JSON lines or CloudEvents, streamed page by page), and the query strings of the
+//!   log's readers.
+//!
+//! The work is `tally_audit`'s (history and point-in-time folds, recorded digests, export lines, verification
+//! reports), shared with the `tally` CLI's `verify`, `digest` and `export`; this module is the HTTP side.
 //!
 //! Query strings are typed (`ApiQuery<...>` of a `#[serde(deny_unknown_fields)]` struct per endpoint, as the
 //! queries have them): an unknown parameter or a value that does not parse is 400 `validation`.
-//!
-//! Library functions the CLI calls are public: [`export::export_lines`], [`digests::record_digest`],
-//! [`digests::load_digest`], [`digests::list_digests`], and `tally_store::digest::{compute_digest, digest_at,
-//! verify_against}`.
 
-pub mod digests;
-pub mod export;
-pub mod history;
+mod export;
+mod history;
 mod log;
 mod tail;
 #[cfg(test)]
 mod tests;
 mod verify;
 
-pub use digests::{list_digests, load_digest, record_digest, DigestSummary, RecordedDigest};
-pub use export::{cloud_event, export_lines, ExportFormat, LogRange};
-pub use history::{history, state_at, PointInTime};
-pub use verify::{BreakView, VerificationView};
+pub(crate) use history::{inventory_at, order_at};
+pub(crate) use tally_audit::history::PointInTime;
 
 use crate::auth::{Access, ApiRoutes};
 use crate::idempotency::idempotent;

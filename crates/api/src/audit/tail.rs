@@ -7,8 +7,8 @@
 //! waits on `wait_for_position_after` (the store's wake-up hint), sending keep-alive comments meanwhile. The
 //! filters of the global log apply. If the store fails, the stream ends; the client resumes with `Last-Event-ID`.
 
-use super::export::{LogQuery, LogRange};
 use super::bad_parameter;
+use super::export::LogQuery;
 use crate::problem::Problem;
 use crate::{ApiQuery, AppState};
 use axum::extract::State;
@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
+use tally_audit::export::LogRange;
 use tally_store::{EventStore, RecordedEvent};
 use tracing::instrument;
 

@@ -2,9 +2,8 @@
 //! and recording a digest (`GET /v1/audit/digest`, `POST /v1/audit/digests`), listing them (`GET
 //! /v1/audit/digests`, `GET /v1/audit/digests/{id}`) and checking the store against one (`POST|GET
 //! /v1/audit/digests/{id}/verification`). The work is done by the store (`verify_*`, `tally_store::digest`) and
-//! [`super::digests`]; this module only shapes the answers.
+//! `tally_audit` (recorded digests, the verification report); this module only shapes the answers.
 
-use super::digests::{self, DigestSummary, RecordedDigest};
 use super::{bad_parameter, limit, not_found, store_problem};
 use crate::problem::Problem;
 use crate::{ApiPath, ApiQuery, AppState};
@@ -13,65 +12,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use tally_audit::digests::{self, DigestSummary, RecordedDigest};
+use tally_audit::verify::VerificationView;
 use tally_store::digest::{compute_digest, verify_against};
-use tally_store::{BreakKind, ChainBreak, EventHash, Verification};
 use tracing::instrument;
-
-/// One broken place, as JSON.
-#[derive(Debug, Serialize)]
-pub struct BreakView {
-    stream_id: String,
-    version: u64,
-    /// `hash_mismatch`, `missing` or `head_mismatch` (docs/hash-chain.md).
-    kind: &'static str,
-    /// For `missing`: how many versions from `version` on are absent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    count: Option<u64>,
-    /// For `head_mismatch`: the version the stream head records (`null`: the head row is gone).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    head_version: Option<Option<u64>>,
-    expected: Option<EventHash>,
-    found: Option<EventHash>,
-}
-
-impl From<&ChainBreak> for BreakView {
-    fn from(broken: &ChainBreak) -> Self {
-        let (kind, count, head_version) = match broken.kind {
-            BreakKind::HashMismatch => ("hash_mismatch", None, None),
-            BreakKind::Missing { count } => ("missing", Some(count), None),
-            BreakKind::HeadMismatch { head_version } => ("head_mismatch", None, Some(head_version)),
-        };
-        BreakView {
-            stream_id: broken.stream_id.clone(),
-            version: broken.version,
-            kind,
-            count,
-            head_version,
-            expected: broken.expected,
-            found: broken.found,
-        }
-    }
-}
-
-/// The body of `GET /v1/audit/verify`.
-#[derive(Debug, Serialize)]
-pub struct VerificationView {
-    streams_checked: u64,
-    events_checked: u64,
-    intact: bool,
-    breaks: Vec<BreakView>,
-}
-
-impl From<&Verification> for VerificationView {
-    fn from(verification: &Verification) -> Self {
-        VerificationView {
-            streams_checked: verification.streams_checked,
-            events_checked: verification.events_checked,
-            intact: verification.is_intact(),
-            breaks: verification.breaks.iter().map(BreakView::from).collect(),
-        }
-    }
-}
 
 /// The query string of `GET /v1/audit/verify`.
 #[derive(Debug, Default, Deserialize)]
@@ -146,7 +90,10 @@ pub(super) struct ListQuery {
 
 /// `GET /v1/audit/digests?limit=&cursor=`: recorded digests, newest first.
 #[instrument(skip_all)]
-pub(super) async fn list(State(state): State<AppState>, ApiQuery(query): ApiQuery<ListQuery>) -> Result<Response, Problem> {
+pub(super) async fn list(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Response, Problem> {
     let limit = limit(query.limit, 50, 500)?;
     let before = query.cursor.map(|c| i64::try_from(c).unwrap_or(i64::MAX));
     let limit_i64 = i64::try_from(limit).unwrap_or(500);

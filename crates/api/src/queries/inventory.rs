@@ -183,7 +183,7 @@ pub(crate) async fn one(
     // Audit: `?as_of=` / `?at_version=` is answered from the event log with the domain's `evolve`, not from the
     // read model (crate::audit::history).
     if point.is_requested() {
-        return crate::audit::history::inventory_at(&state, &sku, point).await;
+        return crate::audit::inventory_at(&state, &sku, point).await;
     }
     min_position.wait(&state, MODELS).await?;
     match stock::stock(&state.pool, &sku).await? {

@@ -133,7 +133,7 @@ pub(crate) async fn one(
     // Audit: `?as_of=` / `?at_version=` is answered from the event log with the domain's `evolve`, not from the
     // read model (crate::audit::history).
     if point.is_requested() {
-        return crate::audit::history::order_at(&state, order_id, point).await;
+        return crate::audit::order_at(&state, order_id, point).await;
     }
     min_position.wait(&state, MODELS).await?;
     match orders::order(&state.pool, order_id).await? {
