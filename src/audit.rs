@@ -8,7 +8,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sqlx::PgPool;
 use std::io::Write;
 use std::sync::Arc;
-use tally_api::audit::{export_lines, load_digest, record_digest, ExportFormat, LogRange, VerificationView};
+use tally_audit::digests::{load_digest, record_digest};
+use tally_audit::export::{export_lines, ExportFormat, LogRange};
+use tally_audit::verify::VerificationView;
 use tally_store::digest::{digest_at, verify_against, DigestProgress};
 use tally_store::{EventStore, VerifyProgress};
 

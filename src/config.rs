@@ -122,19 +122,9 @@ pub enum KeysAction {
     },
 }
 
-/// A duration written as a whole number and a unit: `500ms`, `90s`, `30m`, `2h`.
+/// A duration as `humantime` reads one: a number and a unit, `500ms`, `90s`, `30m`, `2h`, `1h 30m`.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 30m, 90s or 2h"))?;
-    let seconds = match unit {
-        "ms" => return Ok(std::time::Duration::from_millis(number)),
-        "s" => number,
-        "m" => number * 60,
-        "h" => number * 3600,
-        _ => return Err(format!("{text:?} has no unit: write ms, s, m or h (e.g. 30m)")),
-    };
-    Ok(std::time::Duration::from_secs(seconds))
+    humantime::parse_duration(text).map_err(|error| format!("{text:?} is not a duration like 30m, 90s or 2h: {error}"))
 }
 
 #[derive(Debug, Args)]

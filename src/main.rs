@@ -80,10 +80,10 @@ async fn run(command: Command) -> Result<()> {
         }
         Command::Export(args) => {
             let format = match args.format {
-                ExportFormatArg::Jsonl => tally_api::audit::ExportFormat::JsonLines,
-                ExportFormatArg::Cloudevents => tally_api::audit::ExportFormat::CloudEvents,
+                ExportFormatArg::Jsonl => tally_audit::export::ExportFormat::JsonLines,
+                ExportFormatArg::Cloudevents => tally_audit::export::ExportFormat::CloudEvents,
             };
-            let range = tally_api::audit::LogRange {
+            let range = tally_audit::export::LogRange {
                 stream: args.stream,
                 after: args.after,
                 to_position: args.to_position,

@@ -8,9 +8,10 @@
 use crate::problem::{Problem, ProblemKind};
 use crate::storable;
 use axum::body::Bytes;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::FromRequestParts;
 use axum::extract::{FromRequest, Request};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
@@ -66,10 +67,35 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem
     Ok(body)
 }
 
-/// A query string, parsed into `T`.
-#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(Problem))]
+/// A query string, parsed into `T` by `serde_html_form`: a name given several times fills a `Vec` field
+/// (`event_type=A&event_type=B`), and `name=` is `None` for an optional number or flag (and for any optional
+/// field read with `serde_html_form::de::empty_as_none`). A value that does not parse, and a name a
+/// `#[serde(deny_unknown_fields)]` type does not know, are 400 `validation` problems; the `field` extension names
+/// the parameter when the error is about one.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Problem> {
+        parse_query(parts.uri.query().unwrap_or_default()).map(ApiQuery)
+    }
+}
+
+/// A query string (without the `?`) as `T`; see [`ApiQuery`].
+pub(crate) fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Problem> {
+    let deserializer = serde_html_form::Deserializer::from_bytes(query.as_bytes());
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let field = error.path().to_string();
+        let problem = Problem::new(ProblemKind::Validation, format!("invalid query string: {error}"))
+            .with_status(StatusCode::BAD_REQUEST);
+        match field.as_str() {
+            "" | "." => problem,
+            _ => problem.with_extension("field", serde_json::json!(field)),
+        }
+    })
+}
 
 /// Path segments, parsed into `T`.
 #[derive(Debug, Clone, Copy, Default, FromRequestParts)]
@@ -96,13 +122,6 @@ impl From<JsonRejection> for Problem {
             _ => StatusCode::BAD_REQUEST,
         };
         Problem::new(ProblemKind::Validation, detail).with_status(status)
-    }
-}
-
-impl From<QueryRejection> for Problem {
-    fn from(rejection: QueryRejection) -> Self {
-        Problem::new(ProblemKind::Validation, format!("invalid query string: {}", rejection.body_text()))
-            .with_status(StatusCode::BAD_REQUEST)
     }
 }
 

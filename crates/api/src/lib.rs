@@ -7,8 +7,11 @@
 //! - [`auth`]: API keys, roles and the guard on every route: who may do what, and the actor events record.
 //! - `commands`: the `/v1` command endpoints (POST), over `tally_commands::Commands`, and `/v1/keys`.
 //! - `queries`: the `/v1` query endpoints (GET) over the read models, and `/v1/projections`.
-//! - [`audit`]: streams, the global log, its live tail (SSE), order history, point-in-time state, hash-chain
-//!   verification, digests and export, read from the event store (library functions for the CLI too).
+//! - `audit`: streams, the global log, its live tail (SSE), order history, point-in-time state, hash-chain
+//!   verification, digests and export, read from the event store (the work is `tally_audit`'s, which the CLI
+//!   uses too).
+//! - `resources`: one type per resource (product, stock, order, money): what a command answers and what its GET
+//!   answers, built from the aggregate or from the read model.
 //! - `error`: `CommandError` -> problem+json (status and `type` per error kind; internal causes logged, never sent).
 //! - `idempotency`: the `Idempotency-Key` contract of every POST, and `purge_expired_idempotency_keys`.
 //! - [`limits`]: rate limits per API key: the policy of each role, the in-memory limiter (per node), and the
@@ -22,7 +25,7 @@
 //! - `storable`: text PostgreSQL cannot store (NUL, invalid UTF-8) refused at the edge: a layer over every path
 //!   and query string (400), and the check every JSON body passes (422).
 
-pub mod audit;
+mod audit;
 pub mod auth;
 mod commands;
 mod error;
@@ -33,6 +36,7 @@ mod metrics;
 mod ops;
 mod problem;
 mod queries;
+mod resources;
 mod storable;
 #[cfg(test)]
 mod test_support;

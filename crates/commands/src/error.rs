@@ -159,10 +159,9 @@ fn domain_kind(error: &DomainError) -> ErrorKind {
         DomainError::Access(error) => match error {
             AccessError::AlreadyIssued { .. } => ErrorKind::Conflict,
             AccessError::NotIssued => ErrorKind::NotFound,
-            AccessError::EmptyName
-            | AccessError::NameTooLong { .. }
-            | AccessError::ControlCharacterInName
-            | AccessError::UnknownRole => ErrorKind::Validation,
+            AccessError::EmptyName | AccessError::NameTooLong { .. } | AccessError::ControlCharacterInName => {
+                ErrorKind::Validation
+            }
         },
     }
 }

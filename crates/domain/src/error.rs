@@ -120,7 +120,6 @@ mod tests {
             AccessError::EmptyName,
             AccessError::NameTooLong { max: 1 },
             AccessError::ControlCharacterInName,
-            AccessError::UnknownRole,
         ];
         let mut all: Vec<DomainError> = values.into_iter().map(DomainError::from).collect();
         all.extend(access.into_iter().map(DomainError::from));

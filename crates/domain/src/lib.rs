@@ -14,6 +14,8 @@
 //! - [`inventory`]: the `inventory-{sku}` aggregate: stock per location, reservations per order.
 //! - [`order`]: the `order-{uuid}` aggregate: lifecycle, payments, shipments, returns, refunds.
 //! - [`access`]: the `apikey-{uuid}` aggregate: issuing and revoking API keys, and their [`Role`]s.
+//! - `names`: `named_enum!`, the one way a unit enum (statuses, reasons, roles) is spelled as text, and
+//!   [`UnknownName`] for text that names no variant.
 //! - `error`: [`DomainError`], any refusal of the domain, with `From` each aggregate's error and `ValueError`.
 //! - `testing` (tests only): the given/when/then helper the unit tests share.
 //!
@@ -25,6 +27,7 @@ pub mod aggregate;
 pub mod catalog;
 mod error;
 pub mod inventory;
+mod names;
 pub mod order;
 #[cfg(test)]
 mod testing;
@@ -35,6 +38,7 @@ pub use aggregate::{Aggregate, Event};
 pub use catalog::{CatalogError, Product, ProductCommand, ProductEvent};
 pub use error::DomainError;
 pub use inventory::{Inventory, InventoryCommand, InventoryError, InventoryEvent};
+pub use names::UnknownName;
 pub use order::{Order, OrderCommand, OrderError, OrderEvent};
 pub use values::{
     ApiKeyId, Currency, CustomerId, LocationId, Money, OrderId, Quantity, ReturnId, ShipmentId, Sku, ValueError,

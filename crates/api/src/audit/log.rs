@@ -1,18 +1,18 @@
 //! Reading the log as recorded: one stream by version (`GET /v1/streams/{stream_id}/events`), and the global log
-//! after a position (`GET /v1/events`), with the event filters the tail and the export share ([`LogRange`]).
+//! after a position (`GET /v1/events`), with the event filters the tail and the export share ([`LogRange`](super::export::LogRange)).
 //!
 //! Positions and versions are their own cursors: a page answers `next_from` / `next_after` (and `next_cursor`,
 //! the same number as text, `null` at the end), so a reader continues exactly where it stopped.
 
-use super::export::LogRange;
-use super::{bad_parameter, not_found, store_problem, Params};
+use super::export::LogQuery;
+use super::{limit, not_found, store_problem};
 use crate::problem::Problem;
-use crate::{ApiPath, AppState};
+use crate::{ApiPath, ApiQuery, AppState};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tally_store::{Direction, ReadStream, RecordedEvent};
 use tracing::instrument;
 
@@ -40,21 +40,38 @@ struct LogPage {
     head_position: u64,
 }
 
+/// The query string of a stream's events: `from` (or `cursor`, the same), `direction`, `limit`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StreamQuery {
+    from: Option<u64>,
+    cursor: Option<u64>,
+    #[serde(default, deserialize_with = "serde_html_form::de::empty_as_none")]
+    direction: Option<ReadDirection>,
+    limit: Option<u64>,
+}
+
+/// Which way a stream is read.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ReadDirection {
+    Forwards,
+    Backwards,
+}
+
 /// `GET /v1/streams/{stream_id}/events?from=&direction=forwards|backwards&limit=`.
 #[instrument(skip_all, fields(stream.id = %stream_id))]
 pub(super) async fn stream_events(
     State(state): State<AppState>,
     ApiPath(stream_id): ApiPath<String>,
-    params: Params,
+    ApiQuery(query): ApiQuery<StreamQuery>,
 ) -> Result<Response, Problem> {
-    params.only(&["from", "cursor", "direction", "limit"])?;
-    let limit = params.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
-    let direction = match params.text("direction") {
-        None | Some("forwards") => Direction::Forwards,
-        Some("backwards") => Direction::Backwards,
-        Some(_) => return Err(bad_parameter("direction must be forwards or backwards")),
+    let limit = limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let direction = match query.direction {
+        None | Some(ReadDirection::Forwards) => Direction::Forwards,
+        Some(ReadDirection::Backwards) => Direction::Backwards,
     };
-    let from = match (params.number("from")?, params.number("cursor")?) {
+    let from = match (query.from, query.cursor) {
         (_, Some(cursor)) | (Some(cursor), None) => cursor,
         (None, None) if direction == Direction::Forwards => 0,
         (None, None) => u64::MAX,
@@ -84,19 +101,19 @@ pub(super) async fn stream_events(
 pub(super) async fn global_log(
     State(state): State<AppState>,
     headers: HeaderMap,
-    params: Params,
+    ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<Response, Problem> {
     let wants_stream = headers
         .get(axum::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/event-stream"));
-    if params.flag("follow")? || wants_stream {
-        return super::tail::live_tail(State(state), headers, params).await;
+    if query.follow == Some(true) || wants_stream {
+        return super::tail::live_tail(State(state), headers, ApiQuery(query)).await;
     }
-    params.only(&["after", "cursor", "limit", "stream_prefix", "event_type", "from_time", "to_time", "follow"])?;
-    let limit = params.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
-    let mut range = LogRange::from_params(&params)?;
-    if let Some(cursor) = params.number("cursor")? {
+    let limit = limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let cursor = query.cursor;
+    let mut range = query.range()?;
+    if let Some(cursor) = cursor {
         range.after = cursor;
     }
     let store = state.store.as_ref();

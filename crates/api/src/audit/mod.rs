@@ -3,34 +3,32 @@
 //!
 //! - `log`: `GET /v1/streams/{stream_id}/events` and `GET /v1/events` (the global log after a position).
 //! - `tail`: the live tail as Server-Sent Events (`GET /v1/events/stream`, or `/v1/events?follow=true`).
-//! - [`history`](mod@history): `GET /v1/orders/{id}/history` and point-in-time state (`as_of=` / `at_version=`).
+//! - `history`: `GET /v1/orders/{id}/history` and point-in-time state (`as_of=` / `at_version=`).
 //! - `verify`: `GET /v1/audit/verify` (hash chains) and the digest endpoints.
-//! - [`digests`]: recording and loading digests (`audit_digests`); the digest itself is `tally_store::digest`.
-//! - [`export`]: the log as JSON lines or CloudEvents, streamed page by page (`GET /v1/export`, `tally export`).
+//! - `export`: `GET /v1/export` (JSON lines or CloudEvents, streamed page by page), and the query strings of the
+//!   log's readers.
 //!
-//! Library functions the CLI calls are public: [`export::export_lines`], [`digests::record_digest`],
-//! [`digests::load_digest`], [`digests::list_digests`], and `tally_store::digest::{compute_digest, digest_at,
-//! verify_against}`.
+//! The work is `tally_audit`'s (history and point-in-time folds, recorded digests, export lines, verification
+//! reports), shared with the `tally` CLI's `verify`, `digest` and `export`; this module is the HTTP side.
+//!
+//! Query strings are typed (`ApiQuery<...>` of a `#[serde(deny_unknown_fields)]` struct per endpoint, as the
+//! queries have them): an unknown parameter or a value that does not parse is 400 `validation`.
 
-pub mod digests;
-pub mod export;
-pub mod history;
+mod export;
+mod history;
 mod log;
 mod tail;
 #[cfg(test)]
 mod tests;
 mod verify;
 
-pub use digests::{list_digests, load_digest, record_digest, DigestSummary, RecordedDigest};
-pub use export::{cloud_event, export_lines, ExportFormat, LogRange};
-pub use history::{history, state_at, PointInTime};
-pub use verify::{BreakView, VerificationView};
+pub(crate) use history::{inventory_at, order_at};
+pub(crate) use tally_audit::history::PointInTime;
 
 use crate::auth::{Access, ApiRoutes};
 use crate::idempotency::idempotent;
 use crate::problem::{Problem, ProblemKind};
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
 use tally_store::StoreError;
 
 pub(crate) fn routes(routes: ApiRoutes) -> ApiRoutes {
@@ -70,70 +68,11 @@ pub(crate) fn not_found(detail: impl Into<String>) -> Problem {
     Problem::new(ProblemKind::NotFound, detail)
 }
 
-/// Query parameters as name/value pairs, so a name may repeat (`event_type=A&event_type=B`).
-pub(crate) struct Params(pub Vec<(String, String)>);
-
-impl Params {
-    /// Refuses any parameter not in `known`.
-    pub(crate) fn only(&self, known: &[&str]) -> Result<(), Problem> {
-        match self.0.iter().find(|(name, _)| !known.contains(&name.as_str())) {
-            Some((name, _)) => Err(bad_parameter(format!("unknown query parameter {name:?}"))),
-            None => Ok(()),
-        }
+/// `limit` between 1 and `max` (`default` when absent): 422 outside.
+pub(crate) fn limit(limit: Option<u64>, default: usize, max: usize) -> Result<usize, Problem> {
+    let limit = limit.map_or(default, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    if !(1..=max).contains(&limit) {
+        return Err(Problem::new(ProblemKind::Validation, format!("limit must be between 1 and {max}")));
     }
-
-    /// The last value of `name`, if given and not empty.
-    pub(crate) fn text(&self, name: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(n, v)| n == name && !v.is_empty()).map(|(_, v)| v.as_str())
-    }
-
-    /// Every value of `name`, comma lists split.
-    pub(crate) fn list(&self, name: &str) -> Vec<String> {
-        let values = self.0.iter().filter(|(n, _)| n == name).flat_map(|(_, v)| v.split(','));
-        values.map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()
-    }
-
-    pub(crate) fn number(&self, name: &str) -> Result<Option<u64>, Problem> {
-        self.text(name)
-            .map(|text| {
-                text.parse::<u64>().map_err(|_| bad_parameter(format!("{name} must be a non-negative integer")))
-            })
-            .transpose()
-    }
-
-    pub(crate) fn time(&self, name: &str) -> Result<Option<DateTime<Utc>>, Problem> {
-        self.text(name)
-            .map(|text| {
-                DateTime::parse_from_rfc3339(text)
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(|_| bad_parameter(format!("{name} must be an RFC 3339 time, e.g. 2026-11-21T12:00:00Z")))
-            })
-            .transpose()
-    }
-
-    pub(crate) fn flag(&self, name: &str) -> Result<bool, Problem> {
-        match self.text(name) {
-            None | Some("false") => Ok(false),
-            Some("true") => Ok(true),
-            Some(_) => Err(bad_parameter(format!("{name} must be true or false"))),
-        }
-    }
-
-    /// `limit` between 1 and `max` (default `default`).
-    pub(crate) fn limit(&self, default: usize, max: usize) -> Result<usize, Problem> {
-        let limit = self.number("limit")?.map_or(default, |n| usize::try_from(n).unwrap_or(usize::MAX));
-        if !(1..=max).contains(&limit) {
-            return Err(Problem::new(ProblemKind::Validation, format!("limit must be between 1 and {max}")));
-        }
-        Ok(limit)
-    }
-}
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Params {
-    type Rejection = Problem;
-
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Problem> {
-        let crate::ApiQuery(pairs) = crate::ApiQuery::<Vec<(String, String)>>::from_request_parts(parts, state).await?;
-        Ok(Params(pairs))
-    }
+    Ok(limit)
 }

@@ -7,10 +7,10 @@
 //! waits on `wait_for_position_after` (the store's wake-up hint), sending keep-alive comments meanwhile. The
 //! filters of the global log apply. If the store fails, the stream ends; the client resumes with `Last-Event-ID`.
 
-use super::export::LogRange;
-use super::{bad_parameter, Params};
+use super::bad_parameter;
+use super::export::LogQuery;
 use crate::problem::Problem;
-use crate::AppState;
+use crate::{ApiQuery, AppState};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
+use tally_audit::export::LogRange;
 use tally_store::{EventStore, RecordedEvent};
 use tracing::instrument;
 
@@ -41,10 +42,12 @@ struct Tail {
 pub(super) async fn live_tail(
     State(state): State<AppState>,
     headers: HeaderMap,
-    params: Params,
+    ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<Response, Problem> {
-    params.only(&["after", "stream_prefix", "event_type", "from_time", "to_time", "follow"])?;
-    let mut range = LogRange::from_params(&params)?;
+    if query.cursor.is_some() || query.limit.is_some() {
+        return Err(bad_parameter("the live tail takes no cursor or limit: it resumes after= or at Last-Event-ID"));
+    }
+    let mut range = query.range()?;
     if let Some(last_id) = headers.get("last-event-id") {
         let last_id = last_id.to_str().ok().and_then(|text| text.trim().parse::<u64>().ok());
         range.after = last_id.ok_or_else(|| bad_parameter("Last-Event-ID must be a position (an integer)"))?;

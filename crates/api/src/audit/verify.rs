@@ -2,82 +2,36 @@
 //! and recording a digest (`GET /v1/audit/digest`, `POST /v1/audit/digests`), listing them (`GET
 //! /v1/audit/digests`, `GET /v1/audit/digests/{id}`) and checking the store against one (`POST|GET
 //! /v1/audit/digests/{id}/verification`). The work is done by the store (`verify_*`, `tally_store::digest`) and
-//! [`super::digests`]; this module only shapes the answers.
+//! `tally_audit` (recorded digests, the verification report); this module only shapes the answers.
 
-use super::digests::{self, DigestSummary, RecordedDigest};
-use super::{bad_parameter, not_found, store_problem, Params};
+use super::{bad_parameter, limit, not_found, store_problem};
 use crate::problem::Problem;
-use crate::{ApiPath, AppState};
+use crate::{ApiPath, ApiQuery, AppState};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use tally_audit::digests::{self, DigestSummary, RecordedDigest};
+use tally_audit::verify::VerificationView;
 use tally_store::digest::{compute_digest, verify_against};
-use tally_store::{BreakKind, ChainBreak, EventHash, Verification};
 use tracing::instrument;
 
-/// One broken place, as JSON.
-#[derive(Debug, Serialize)]
-pub struct BreakView {
-    stream_id: String,
-    version: u64,
-    /// `hash_mismatch`, `missing` or `head_mismatch` (docs/hash-chain.md).
-    kind: &'static str,
-    /// For `missing`: how many versions from `version` on are absent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    count: Option<u64>,
-    /// For `head_mismatch`: the version the stream head records (`null`: the head row is gone).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    head_version: Option<Option<u64>>,
-    expected: Option<EventHash>,
-    found: Option<EventHash>,
-}
-
-impl From<&ChainBreak> for BreakView {
-    fn from(broken: &ChainBreak) -> Self {
-        let (kind, count, head_version) = match broken.kind {
-            BreakKind::HashMismatch => ("hash_mismatch", None, None),
-            BreakKind::Missing { count } => ("missing", Some(count), None),
-            BreakKind::HeadMismatch { head_version } => ("head_mismatch", None, Some(head_version)),
-        };
-        BreakView {
-            stream_id: broken.stream_id.clone(),
-            version: broken.version,
-            kind,
-            count,
-            head_version,
-            expected: broken.expected,
-            found: broken.found,
-        }
-    }
-}
-
-/// The body of `GET /v1/audit/verify`.
-#[derive(Debug, Serialize)]
-pub struct VerificationView {
-    streams_checked: u64,
-    events_checked: u64,
-    intact: bool,
-    breaks: Vec<BreakView>,
-}
-
-impl From<&Verification> for VerificationView {
-    fn from(verification: &Verification) -> Self {
-        VerificationView {
-            streams_checked: verification.streams_checked,
-            events_checked: verification.events_checked,
-            intact: verification.is_intact(),
-            breaks: verification.breaks.iter().map(BreakView::from).collect(),
-        }
-    }
+/// The query string of `GET /v1/audit/verify`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct VerifyQuery {
+    #[serde(default, deserialize_with = "serde_html_form::de::empty_as_none")]
+    stream: Option<String>,
 }
 
 /// `GET /v1/audit/verify[?stream=]`: every stream's hash chain (or one stream's), with every broken place.
 #[instrument(skip_all)]
-pub(super) async fn verify_chains(State(state): State<AppState>, params: Params) -> Result<Response, Problem> {
-    params.only(&["stream"])?;
-    let verification = match params.text("stream") {
+pub(super) async fn verify_chains(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<VerifyQuery>,
+) -> Result<Response, Problem> {
+    let verification = match query.stream.as_deref() {
         Some(stream) => {
             let verification = state.store.verify_stream(stream).await.map_err(|e| store_problem(&e))?;
             if verification.streams_checked == 0 {
@@ -126,12 +80,22 @@ struct DigestList {
     next_cursor: Option<String>,
 }
 
+/// The query string of `GET /v1/audit/digests`: `limit`, and `cursor` (a digest id: the page starts below it).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListQuery {
+    limit: Option<u64>,
+    cursor: Option<u64>,
+}
+
 /// `GET /v1/audit/digests?limit=&cursor=`: recorded digests, newest first.
 #[instrument(skip_all)]
-pub(super) async fn list(State(state): State<AppState>, params: Params) -> Result<Response, Problem> {
-    params.only(&["limit", "cursor"])?;
-    let limit = params.limit(50, 500)?;
-    let before = params.number("cursor")?.map(|c| i64::try_from(c).unwrap_or(i64::MAX));
+pub(super) async fn list(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Response, Problem> {
+    let limit = limit(query.limit, 50, 500)?;
+    let before = query.cursor.map(|c| i64::try_from(c).unwrap_or(i64::MAX));
     let limit_i64 = i64::try_from(limit).unwrap_or(500);
     let items = digests::list_digests(&state.pool, before, limit_i64).await.map_err(|e| database_problem(&e))?;
     let next_cursor = items.last().filter(|_| items.len() == limit).map(|last| last.id.to_string());
@@ -145,16 +109,22 @@ async fn load(state: &AppState, id: i64) -> Result<RecordedDigest, Problem> {
     }
 }
 
+/// The query string of `GET /v1/audit/digests/{id}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OneQuery {
+    leaves: Option<bool>,
+}
+
 /// `GET /v1/audit/digests/{id}[?leaves=true]`: one digest, with every stream head it covers when asked.
 #[instrument(skip_all, fields(digest.id = id))]
 pub(super) async fn one(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-    params: Params,
+    ApiQuery(query): ApiQuery<OneQuery>,
 ) -> Result<Response, Problem> {
-    params.only(&["leaves"])?;
     let recorded = load(&state, id).await?;
-    if params.flag("leaves")? {
+    if query.leaves == Some(true) {
         return Ok(Json(recorded).into_response());
     }
     Ok(Json(DigestSummary::from(&recorded)).into_response())

@@ -1,5 +1,5 @@
-//! The command endpoints' JSON: request bodies, response bodies, and the checks that turn request fields into
-//! the domain's value types.
+//! The command endpoints' JSON requests, and the checks that turn request fields into the domain's value types.
+//! (Their answers are the resources' own types, `crate::resources`, the same as the GETs'.)
 //!
 //! These are separate types from the domain's (CONVENTIONS.md, "Domain"): the HTTP contract of DESIGN.md can stay
 //! put while events and states evolve. Requests refuse unknown fields; numbers arrive as plain integers and are
@@ -9,13 +9,11 @@
 use crate::extract;
 use crate::problem::{Problem, ProblemKind};
 use axum::extract::{FromRequest, Request};
-use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
-use tally_domain::catalog::{ProductDetails, ProductStatus};
-use tally_domain::order::{ItemLine, OrderLine, PlacedOrder};
-use tally_domain::{Currency, Inventory, LocationId, Money, Quantity, Sku, ValueError};
+use tally_domain::order::ItemLine;
+use tally_domain::{Currency, LocationId, Money, Quantity, Sku, ValueError};
 
 /// The longest free text accepted (references, carriers, tracking numbers, reasons), in characters.
 pub(crate) const MAX_TEXT_CHARS: usize = 500;
@@ -115,141 +113,6 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
             return Err(extract::not_json());
         }
         extract::parse_json(&bytes).map(OptionalJson)
-    }
-}
-
-/// `{"amount": 1999, "currency": "EUR"}` in a response.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub(crate) struct MoneyBody {
-    pub amount: i64,
-    pub currency: String,
-}
-
-impl From<Money> for MoneyBody {
-    fn from(money: Money) -> Self {
-        MoneyBody { amount: money.minor(), currency: money.currency().to_string() }
-    }
-}
-
-/// A product as `POST /v1/products` answers it.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct ProductBody {
-    pub sku: String,
-    pub name: String,
-    pub price: MoneyBody,
-    /// `active` or `discontinued`.
-    pub status: &'static str,
-    pub version: u64,
-}
-
-impl ProductBody {
-    pub fn new(details: &ProductDetails, version: u64) -> Self {
-        let status = match details.status() {
-            ProductStatus::Active => "active",
-            ProductStatus::Discontinued => "discontinued",
-        };
-        ProductBody {
-            sku: details.sku().to_string(),
-            name: details.name().to_owned(),
-            price: details.price().into(),
-            status,
-            version,
-        }
-    }
-}
-
-/// Stock of a SKU, all locations together and per location (the shape of `GET /v1/inventory/{sku}`).
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct InventoryBody {
-    pub sku: String,
-    pub on_hand: u64,
-    pub reserved: u64,
-    pub available: u64,
-    pub locations: Vec<LocationBody>,
-    pub version: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct LocationBody {
-    pub location: String,
-    pub on_hand: u64,
-    pub reserved: u64,
-    pub available: u64,
-}
-
-impl InventoryBody {
-    pub fn new(sku: &Sku, inventory: &Inventory, version: u64) -> Self {
-        let locations = inventory
-            .locations()
-            .map(|(location, stock)| LocationBody {
-                location: location.to_string(),
-                on_hand: stock.on_hand(),
-                reserved: stock.reserved(),
-                available: stock.available(),
-            })
-            .collect();
-        InventoryBody {
-            sku: sku.to_string(),
-            on_hand: inventory.on_hand(),
-            reserved: inventory.reserved(),
-            available: inventory.available(),
-            locations,
-            version,
-        }
-    }
-}
-
-/// An order in the shape of `GET /v1/orders/{id}`.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct OrderBody {
-    pub order_id: String,
-    pub status: &'static str,
-    pub customer_id: String,
-    pub currency: String,
-    pub lines: Vec<OrderLineBody>,
-    pub total: MoneyBody,
-    pub paid: MoneyBody,
-    pub refunded: MoneyBody,
-    /// Until when the stock is held for the order (set once it is confirmed).
-    pub reserved_until: Option<DateTime<Utc>>,
-    pub placed_at: DateTime<Utc>,
-    /// When the event at `version` was recorded.
-    pub updated_at: DateTime<Utc>,
-    pub version: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct OrderLineBody {
-    pub sku: String,
-    pub quantity: u32,
-    pub unit_price: MoneyBody,
-    pub shipped: u32,
-    pub returned: u32,
-}
-
-impl OrderBody {
-    pub fn new(order: &PlacedOrder, version: u64, updated_at: DateTime<Utc>) -> Self {
-        let line = |line: &OrderLine| OrderLineBody {
-            sku: line.sku.to_string(),
-            quantity: line.quantity.get(),
-            unit_price: line.unit_price.into(),
-            shipped: order.shipped(&line.sku),
-            returned: order.returned(&line.sku),
-        };
-        OrderBody {
-            order_id: order.order_id().to_string(),
-            status: order.status().as_str(),
-            customer_id: order.customer_id().to_string(),
-            currency: order.currency().to_string(),
-            lines: order.lines().iter().map(line).collect(),
-            total: order.total().into(),
-            paid: order.paid().into(),
-            refunded: order.refunded().into(),
-            reserved_until: order.reserved_until(),
-            placed_at: order.placed_at(),
-            updated_at,
-            version,
-        }
     }
 }
 

@@ -8,12 +8,14 @@
 //!
 //! Reservations, commits and restocks are not here: they are steps of the order process, never sent directly.
 
-use super::dto::{self, InventoryBody};
+use super::answer::last_change;
+use super::dto;
 use super::headers::{command_response, RequestMeta};
 use crate::auth::{Access, ApiRoutes};
 use crate::extract::{ApiJson, ApiPath};
 use crate::idempotency::idempotent;
 use crate::problem::Problem;
+use crate::resources::StockView;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -21,7 +23,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use tally_commands::InventoryOutcome;
 use tally_domain::inventory::AdjustmentReason;
-use tally_domain::Sku;
+use tally_domain::{Aggregate, Inventory, Sku};
 use tracing::instrument;
 
 pub(super) fn routes(routes: ApiRoutes) -> ApiRoutes {
@@ -45,28 +47,8 @@ struct Receipt {
 struct Adjustment {
     location: Option<String>,
     delta: i64,
-    reason: Reason,
-}
-
-/// The HTTP names of [`AdjustmentReason`].
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Reason {
-    CountCorrection,
-    Damaged,
-    Lost,
-    Found,
-}
-
-impl From<Reason> for AdjustmentReason {
-    fn from(reason: Reason) -> Self {
-        match reason {
-            Reason::CountCorrection => AdjustmentReason::CountCorrection,
-            Reason::Damaged => AdjustmentReason::Damaged,
-            Reason::Lost => AdjustmentReason::Lost,
-            Reason::Found => AdjustmentReason::Found,
-        }
-    }
+    /// An [`AdjustmentReason`] by its name.
+    reason: String,
 }
 
 #[instrument(skip_all, fields(inventory.sku = %sku))]
@@ -82,7 +64,7 @@ async fn receive(
     let reference = dto::text("reference", body.reference)?;
     let outcome =
         state.commands.receive_stock(&meta.context, &sku, location, quantity, reference, meta.if_match).await?;
-    Ok(respond(&sku, outcome))
+    respond(&state, &sku, outcome).await
 }
 
 #[instrument(skip_all, fields(inventory.sku = %sku))]
@@ -97,18 +79,15 @@ async fn adjust(
     if body.delta == 0 {
         return Err(dto::invalid("delta", "an adjustment must change the stock"));
     }
-    let reason = body.reason.into();
+    let reason: AdjustmentReason = body.reason.parse().map_err(|error| dto::invalid("reason", error))?;
     let outcome = state.commands.adjust_stock(&meta.context, &sku, location, body.delta, reason, meta.if_match).await?;
-    Ok(respond(&sku, outcome))
+    respond(&state, &sku, outcome).await
 }
 
-fn respond(sku: &Sku, outcome: InventoryOutcome) -> Response {
-    let body = InventoryBody::new(sku, &outcome.state, outcome.version.unwrap_or(0));
-    command_response(
-        StatusCode::CREATED,
-        outcome.version,
-        outcome.position,
-        Some(format!("/v1/inventory/{sku}")),
-        &body,
-    )
+/// The SKU's stock as the command left it, in the shape of `GET /v1/inventory/{sku}`.
+async fn respond(state: &AppState, sku: &Sku, outcome: InventoryOutcome) -> Result<Response, Problem> {
+    let last = last_change(state.store.as_ref(), &Inventory::stream_id(sku), &outcome).await?;
+    let body = StockView::from_aggregate(sku, &outcome.state, last);
+    let location = Some(format!("/v1/inventory/{sku}"));
+    Ok(command_response(StatusCode::CREATED, outcome.version, outcome.position, location, &body))
 }

@@ -8,9 +8,11 @@
 //! - `inventory`: receipts and adjustments.
 //! - `orders`: place, then pay, ship, deliver, cancel, return, refund.
 //! - `keys`: issue, list, read and revoke API keys (`admin`).
-//! - `dto`: request and response bodies, and the field checks.
+//! - `answer`: what a command answers: the resource's GET shape (`crate::resources`), with its place in the log.
+//! - `dto`: request bodies and the field checks.
 //! - `headers`: actor, correlation, `If-Match` in; `ETag`, `Tally-Position`, `Location` out.
 
+mod answer;
 mod dto;
 mod headers;
 mod inventory;

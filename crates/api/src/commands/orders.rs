@@ -16,13 +16,15 @@
 //! A transition the order cannot make is 409 `invalid-transition`; amounts and quantities beyond what the order
 //! allows (over-capture, over-refund, over-shipment, over-return) are 422 `validation`; an unknown order is 404.
 
-use super::dto::{self, LineRequest, OptionalJson, OrderBody};
+use super::answer::{last_change, order_timeline};
+use super::dto::{self, LineRequest, OptionalJson};
 use super::headers::{command_response, with_change_headers, RequestMeta};
 use crate::auth::{Access, ApiRoutes};
-use crate::error::{rejected_order, unavailable};
+use crate::error::rejected_order;
 use crate::extract::{ApiJson, ApiPath};
 use crate::idempotency::{idempotent, IdempotencyKey};
 use crate::problem::Problem;
+use crate::resources::OrderView;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -31,7 +33,6 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tally_commands::{OrderOutcome, PlaceOrder, Placement};
 use tally_domain::{Aggregate, CustomerId, Order, OrderId};
-use tally_store::ReadStream;
 use tracing::instrument;
 
 pub(super) fn routes(routes: ApiRoutes) -> ApiRoutes {
@@ -238,7 +239,7 @@ fn derived_order_id(key: &IdempotencyKey) -> OrderId {
     OrderId::from_uuid(uuid::Builder::from_random_bytes(bytes).into_uuid())
 }
 
-/// 201 with the order as it stands after the command, `updated_at` being when its event at `version` was recorded.
+/// 201 with the order as the command left it, in the shape of `GET /v1/orders/{id}`.
 async fn order_response(
     state: &AppState,
     outcome: OrderOutcome,
@@ -247,20 +248,9 @@ async fn order_response(
     let Some(order) = outcome.state.placed() else {
         return Err(crate::error::internal(&std::io::Error::other("order missing after a successful command")));
     };
-    let version = outcome.version.unwrap_or(0);
-    // The append reports when it was recorded; only a command that recorded nothing (a repeat) reads it back.
-    let updated_at = match outcome.recorded_at {
-        Some(recorded_at) => recorded_at,
-        None => {
-            let stream_id = Order::stream_id(&order.order_id());
-            let last = state
-                .store
-                .read_stream(&stream_id, ReadStream::backwards(version, 1))
-                .await
-                .map_err(|error| unavailable("the event store", &error))?;
-            last.first().map_or_else(|| order.placed_at(), |event| event.recorded_at)
-        }
-    };
-    let body = OrderBody::new(order, version, updated_at);
+    let stream_id = Order::stream_id(&order.order_id());
+    let last = last_change(state.store.as_ref(), &stream_id, &outcome).await?;
+    let timeline = order_timeline(state.store.as_ref(), &stream_id, &outcome, last).await?;
+    let body = OrderView::from_aggregate(order, &timeline, last);
     Ok(command_response(StatusCode::CREATED, outcome.version, outcome.position, location, &body))
 }

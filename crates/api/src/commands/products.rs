@@ -7,18 +7,21 @@
 //! - `POST /v1/products/{sku}/discontinuation` `{}` (or no body) -> 200 with the product; final, a second one is
 //!   409 `invalid-transition`.
 
-use super::dto::{self, MoneyRequest, OptionalJson, ProductBody};
+use super::answer::{first_recorded, last_change};
+use super::dto::{self, MoneyRequest, OptionalJson};
 use super::headers::{command_response, RequestMeta};
 use crate::auth::{Access, ApiRoutes};
 use crate::extract::{ApiJson, ApiPath};
 use crate::idempotency::idempotent;
 use crate::problem::Problem;
+use crate::resources::ProductView;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use tally_commands::ProductOutcome;
+use tally_domain::{Aggregate, Product};
 use tracing::instrument;
 
 pub(super) fn routes(routes: ApiRoutes) -> ApiRoutes {
@@ -50,7 +53,7 @@ async fn register(
     let sku = dto::sku("sku", &body.sku)?;
     let price = dto::money("price", &body.price)?;
     let outcome = state.commands.register_product(&meta.context, sku.clone(), body.name, price).await?;
-    respond(StatusCode::CREATED, outcome, Some(format!("/v1/products/{sku}")))
+    respond(&state, StatusCode::CREATED, outcome, Some(format!("/v1/products/{sku}"))).await
 }
 
 #[instrument(skip_all, fields(product.sku = %sku))]
@@ -63,7 +66,7 @@ async fn reprice(
     let sku = dto::sku("sku", &sku)?;
     let price = dto::money("price", &body)?;
     let outcome = state.commands.reprice_product(&meta.context, &sku, price, meta.if_match).await?;
-    respond(StatusCode::OK, outcome, None)
+    respond(&state, StatusCode::OK, outcome, None).await
 }
 
 #[instrument(skip_all, fields(product.sku = %sku))]
@@ -75,14 +78,23 @@ async fn discontinue(
 ) -> Result<Response, Problem> {
     let sku = dto::sku("sku", &sku)?;
     let outcome = state.commands.discontinue_product(&meta.context, &sku, meta.if_match).await?;
-    respond(StatusCode::OK, outcome, None)
+    respond(&state, StatusCode::OK, outcome, None).await
 }
 
-fn respond(status: StatusCode, outcome: ProductOutcome, location: Option<String>) -> Result<Response, Problem> {
+/// The product as the command left it, in the shape of `GET /v1/products/{sku}`.
+async fn respond(
+    state: &AppState,
+    status: StatusCode,
+    outcome: ProductOutcome,
+    location: Option<String>,
+) -> Result<Response, Problem> {
     let Some(details) = outcome.state.details() else {
         // A command that succeeded leaves a registered product: anything else is a bug, not the client's fault.
         return Err(crate::error::internal(&std::io::Error::other("product missing after a successful command")));
     };
-    let version = outcome.version.unwrap_or(0);
-    Ok(command_response(status, outcome.version, outcome.position, location, &ProductBody::new(details, version)))
+    let stream_id = Product::stream_id(details.sku());
+    let last = last_change(state.store.as_ref(), &stream_id, &outcome).await?;
+    let registered_at = first_recorded(state.store.as_ref(), &stream_id, last).await?;
+    let body = ProductView::from_aggregate(details, last, registered_at);
+    Ok(command_response(status, outcome.version, outcome.position, location, &body))
 }

@@ -142,19 +142,13 @@ impl FromStr for RatePolicy {
     }
 }
 
-/// `s`, `10s`, `min`, `5min`, `m`, `h`, `2h`: a window of 1 s to [`MAX_WINDOW`].
+/// `s`, `10s`, `min`, `5min`, `m`, `h`, `2h` (`humantime`'s units; no number means 1): whole seconds, from 1 s to
+/// [`MAX_WINDOW`].
 fn parse_window(text: &str) -> Option<Duration> {
-    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (count, unit) = text.split_at(digits);
-    let count: u64 = if count.is_empty() { 1 } else { count.parse().ok()? };
-    let unit_secs = match unit {
-        "s" => 1,
-        "m" | "min" => 60,
-        "h" => 60 * 60,
-        _ => return None,
-    };
-    let window = Duration::from_secs(count.checked_mul(unit_secs)?);
-    (Duration::from_secs(1)..=MAX_WINDOW).contains(&window).then_some(window)
+    let text = if text.starts_with(|c: char| c.is_ascii_digit()) { text.to_owned() } else { format!("1{text}") };
+    let window = humantime::parse_duration(&text).ok()?;
+    let whole = window.subsec_nanos() == 0;
+    (whole && (Duration::from_secs(1)..=MAX_WINDOW).contains(&window)).then_some(window)
 }
 
 impl fmt::Display for RatePolicy {

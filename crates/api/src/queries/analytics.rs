@@ -5,7 +5,7 @@
 //! (`?by=units`, the default) or net revenue (`?by=revenue`) over such a range. Amounts are minor units next to
 //! their `currency`, never summed across currencies (see docs/read-models.md for what each figure counts).
 
-use super::csv::{opt, CsvRecord};
+use super::csv::{opt, opt_text, text, value, Cell, CsvRecord};
 use super::{list_response, page_request, validation, MinPosition};
 use crate::problem::Problem;
 use crate::{ApiQuery, AppState};
@@ -86,22 +86,22 @@ impl CsvRecord for SalesDayView {
         "refunded_amount",
     ];
 
-    fn fields(&self) -> Vec<String> {
+    fn fields(&self) -> Vec<Cell> {
         vec![
-            self.day.to_string(),
-            opt(&self.sku),
-            self.currency.clone(),
-            self.orders.to_string(),
+            value(self.day),
+            opt_text(&self.sku),
+            text(&self.currency),
+            value(self.orders),
             opt(&self.cancelled_orders),
             opt(&self.net_orders),
-            self.units_sold.to_string(),
-            self.units_cancelled.to_string(),
-            self.units_returned.to_string(),
-            self.net_units.to_string(),
-            self.revenue_amount.to_string(),
-            self.cancelled_amount.to_string(),
-            self.returned_amount.to_string(),
-            self.net_revenue_amount.to_string(),
+            value(self.units_sold),
+            value(self.units_cancelled),
+            value(self.units_returned),
+            value(self.net_units),
+            value(self.revenue_amount),
+            value(self.cancelled_amount),
+            value(self.returned_amount),
+            value(self.net_revenue_amount),
             opt(&self.refunded_amount),
         ]
     }
@@ -132,13 +132,13 @@ impl From<TopProductRow> for TopProductView {
 impl CsvRecord for TopProductView {
     const HEADER: &'static [&'static str] = &["sku", "currency", "orders", "net_units", "net_revenue_amount"];
 
-    fn fields(&self) -> Vec<String> {
+    fn fields(&self) -> Vec<Cell> {
         vec![
-            self.sku.clone(),
-            self.currency.clone(),
-            self.orders.to_string(),
-            self.net_units.to_string(),
-            self.net_revenue_amount.to_string(),
+            text(&self.sku),
+            text(&self.currency),
+            value(self.orders),
+            value(self.net_units),
+            value(self.net_revenue_amount),
         ]
     }
 }

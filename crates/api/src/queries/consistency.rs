@@ -11,6 +11,7 @@ use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use serde::Deserialize;
 use serde_json::json;
 use std::time::Duration;
 use tally_projections::{ProjectionError, ReadModel};
@@ -30,15 +31,13 @@ impl<S: Send + Sync> FromRequestParts<S> for MinPosition {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let from_query = parts
-            .uri
-            .query()
-            .unwrap_or("")
-            .split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .find(|(name, _)| *name == "min_position")
-            .map(|(_, value)| parse(value, "min_position"))
-            .transpose()?;
+        // The handler's own query type reads the other parameters; this one only `min_position`.
+        #[derive(Deserialize)]
+        struct Query {
+            min_position: Option<String>,
+        }
+        let query: Query = crate::extract::parse_query(parts.uri.query().unwrap_or_default())?;
+        let from_query = query.min_position.map(|value| parse(&value, "min_position")).transpose()?;
         let from_header = parts
             .headers
             .get(MIN_POSITION_HEADER)

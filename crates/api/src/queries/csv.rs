@@ -1,6 +1,14 @@
-//! CSV for the analyst endpoints: content negotiation on `Accept`, RFC 4180 records, and the response.
+//! CSV for the analyst endpoints: content negotiation on `Accept`, RFC 4180 records (by the `csv` crate), and the
+//! response.
 //!
-//! Written by hand (quoting is a few lines) rather than adding a dependency. A CSV response is one page, with the
+//! **Formula injection.** A spreadsheet runs a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage
+//! return as a formula, and some of these cells hold what a client wrote (a product's name, a customer id, a
+//! reference). Such text fields ([`Cell::Text`]) get a leading `'` (OWASP's advice), which spreadsheets show as
+//! text. Fields the server formats ([`Cell::Value`]: numbers, times, ids, days) are written as they are, so a
+//! negative delta or amount stays a number. A reader that wants the exact text back drops one leading `'` from
+//! a text field that starts with `'=`, `'+`, `'-`, `'@`, `'\t` or `'\r`.
+//!
+//! A CSV response is one page, with the
 //! same limit and cursor semantics as the JSON list: the header row, one record per item, and the next page's
 //! cursor in the `Tally-Next-Cursor` header (and a `Link: <...>; rel="next"`), since CSV has no room for it.
 
@@ -17,7 +25,7 @@ pub(crate) trait CsvRecord {
     /// The header row's field names.
     const HEADER: &'static [&'static str];
     /// The fields of this record, in header order.
-    fn fields(&self) -> Vec<String>;
+    fn fields(&self) -> Vec<Cell>;
 }
 
 /// Whether the request's `Accept` prefers CSV to JSON: `text/csv` is acceptable and ranked above
@@ -42,35 +50,54 @@ pub(crate) fn wants_csv(headers: &HeaderMap) -> bool {
     csv > 0.0 && csv > json
 }
 
-/// One field, quoted when it holds a comma, a quote, or a line break (quotes doubled), as RFC 4180 says.
-pub(crate) fn escape(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_owned()
-    }
+/// One field of a record: text a client wrote (a SKU, a name, a customer id, a reference...), which may be
+/// guarded, or a value the server formats (a number, a time, an id, a day), written as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Cell {
+    Text(String),
+    Value(String),
 }
 
-/// The CSV document of `items`: the header row, then one record per item, each line ended by CRLF.
-pub(crate) fn document<T: CsvRecord>(items: &[T]) -> String {
-    let mut out = String::new();
-    push_record(&mut out, T::HEADER.iter().map(|name| (*name).to_owned()));
-    for item in items {
-        push_record(&mut out, item.fields());
-    }
-    out
-}
+/// The characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
-fn push_record(out: &mut String, fields: impl IntoIterator<Item = String>) {
-    let mut first = true;
-    for field in fields {
-        if !first {
-            out.push(',');
+impl Cell {
+    /// The field as written: a text that starts like a formula gets a leading `'`, so a spreadsheet shows it
+    /// as text instead of running it. Values are never changed: `-3` in a numeric column stays the number -3.
+    fn written(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Cell::Text(text) if text.starts_with(FORMULA_STARTS) => format!("'{text}").into(),
+            Cell::Text(text) | Cell::Value(text) => text.as_str().into(),
         }
-        out.push_str(&escape(&field));
-        first = false;
     }
-    out.push_str("\r\n");
+}
+
+/// A client's text.
+pub(crate) fn text(value: &str) -> Cell {
+    Cell::Text(value.to_owned())
+}
+
+/// A client's text, empty when absent.
+pub(crate) fn opt_text(value: &Option<String>) -> Cell {
+    Cell::Text(value.clone().unwrap_or_default())
+}
+
+/// A number, an id or a day.
+pub(crate) fn value(value: impl ToString) -> Cell {
+    Cell::Value(value.to_string())
+}
+
+/// The CSV document of `items` (`csv` crate: RFC 4180 quoting, CRLF line ends): the header row, then one
+/// record per item.
+pub(crate) fn document<T: CsvRecord>(items: &[T]) -> Vec<u8> {
+    let mut writer = ::csv::WriterBuilder::new().terminator(::csv::Terminator::CRLF).from_writer(Vec::new());
+    // Writing to memory cannot fail: the errors `csv` reports are the writer's I/O errors.
+    let _ = writer.write_record(T::HEADER);
+    for item in items {
+        let cells = item.fields();
+        let _ = writer.write_record(cells.iter().map(|cell| cell.written().into_owned()));
+    }
+    writer.into_inner().unwrap_or_default()
 }
 
 /// A page of `items` as a `text/csv` response; `uri` is the request's, for the `Link` to the next page.
@@ -99,13 +126,18 @@ fn next_link(uri: &Uri, cursor: &str) -> String {
 }
 
 /// A time as a CSV field: RFC 3339 in UTC with `Z`, as the JSON bodies write it.
-pub(crate) fn time(value: &chrono::DateTime<chrono::Utc>) -> String {
-    value.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+pub(crate) fn time(value: &chrono::DateTime<chrono::Utc>) -> Cell {
+    Cell::Value(value.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
 }
 
-/// An optional value as a CSV field (empty when absent).
-pub(crate) fn opt<T: ToString>(value: &Option<T>) -> String {
-    value.as_ref().map(ToString::to_string).unwrap_or_default()
+/// An optional time, empty when absent.
+pub(crate) fn opt_time(value: &Option<chrono::DateTime<chrono::Utc>>) -> Cell {
+    value.as_ref().map_or_else(|| Cell::Value(String::new()), time)
+}
+
+/// An optional number or id, empty when absent.
+pub(crate) fn opt<T: ToString>(value: &Option<T>) -> Cell {
+    Cell::Value(value.as_ref().map(ToString::to_string).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -129,12 +161,42 @@ mod tests {
         assert!(!wants_csv(&accept("text/csv;q=0")));
     }
 
+    struct Row(Vec<Cell>);
+
+    impl CsvRecord for Row {
+        const HEADER: &'static [&'static str] = &["a", "b"];
+
+        fn fields(&self) -> Vec<Cell> {
+            self.0.clone()
+        }
+    }
+
+    fn csv(rows: Vec<Vec<Cell>>) -> String {
+        let rows: Vec<Row> = rows.into_iter().map(Row).collect();
+        String::from_utf8(document(&rows)).unwrap()
+    }
+
     #[test]
     fn fields_are_quoted_as_rfc_4180_says() {
-        assert_eq!(escape("plain"), "plain");
-        assert_eq!(escape("a,b"), "\"a,b\"");
-        assert_eq!(escape("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(escape("two\nlines"), "\"two\nlines\"");
+        let quoted = csv(vec![vec![text("plain"), text("a,b")], vec![text("say \"hi\""), text("two\nlines")]]);
+        assert_eq!(quoted, "a,b\r\nplain,\"a,b\"\r\n\"say \"\"hi\"\"\",\"two\nlines\"\r\n");
+    }
+
+    #[test]
+    fn text_that_starts_like_a_formula_is_guarded_and_numbers_are_not() {
+        let rows = vec![
+            vec![text("=HYPERLINK(\"http://x\")"), value(-3)],
+            vec![text("+1"), value("-2026")],
+            vec![text("-A1"), opt(&Some(-5))],
+            vec![text("@SUM(A1)"), text("\tx")],
+            vec![text("\rx"), text("a=b")],
+        ];
+        let lines: Vec<String> = csv(rows).split("\r\n").map(str::to_owned).collect();
+        assert_eq!(lines[1], "\"'=HYPERLINK(\"\"http://x\"\")\",-3");
+        assert_eq!(lines[2], "'+1,-2026");
+        assert_eq!(lines[3], "'-A1,-5");
+        assert_eq!(lines[4], "'@SUM(A1),'\tx");
+        assert_eq!(lines[5], "\"'\rx\",a=b");
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! `GET /v1/inventory[/{sku}]` and `GET /v1/inventory/{sku}/ledger`: stock from the inventory projection.
 //!
-//! One SKU's stock has the shape of the receipt command's response (`{sku, on_hand, reserved, available,
-//! locations[{location, on_hand, reserved, available}], version}`), plus its log position and time of change.
+//! One SKU's stock is a [`StockView`], the type the stock commands answer with too.
 //! The list takes `?below=N` for low stock (fewer than N units available); the ledger is a SKU's stock history
 //! in log order.
 
-use super::csv::{opt, time, CsvRecord};
+use super::csv::{opt, opt_text, text, time, value, Cell, CsvRecord};
 use super::{list_response, not_found, page_request, validation, MinPosition};
 use crate::problem::Problem;
+use crate::resources::StockView;
 use crate::{ApiPath, ApiQuery, AppState};
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
@@ -15,75 +15,27 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tally_projections::read::stock::{self, LedgerRow, LocationLevel, StockRow};
+use tally_projections::read::stock::{self, LedgerRow, StockRow};
 use tally_projections::ReadModel;
 use tracing::instrument;
 use uuid::Uuid;
 
 const MODELS: &[ReadModel] = &[ReadModel::Inventory];
 
-/// A SKU's stock as the API shows it.
-#[derive(Debug, Serialize)]
-pub(crate) struct StockView {
-    pub sku: String,
-    pub on_hand: i64,
-    pub reserved: i64,
-    pub available: i64,
-    pub locations: Vec<LocationView>,
-    pub version: i64,
-    pub position: i64,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// One location's levels.
-#[derive(Debug, Serialize)]
-pub(crate) struct LocationView {
-    pub location: String,
-    pub on_hand: i64,
-    pub reserved: i64,
-    pub available: i64,
-}
-
-impl From<LocationLevel> for LocationView {
-    fn from(level: LocationLevel) -> Self {
-        LocationView {
-            location: level.location,
-            on_hand: level.on_hand,
-            reserved: level.reserved,
-            available: level.available,
-        }
-    }
-}
-
-impl From<StockRow> for StockView {
-    fn from(row: StockRow) -> Self {
-        StockView {
-            sku: row.sku,
-            on_hand: row.on_hand,
-            reserved: row.reserved,
-            available: row.available,
-            locations: row.locations.into_iter().map(LocationView::from).collect(),
-            version: row.version,
-            position: row.position,
-            updated_at: row.updated_at,
-        }
-    }
-}
-
 impl CsvRecord for StockView {
     /// One record per SKU; `locations` is the number of locations (the ledger has the per-location detail).
     const HEADER: &'static [&'static str] =
         &["sku", "on_hand", "reserved", "available", "locations", "version", "position", "updated_at"];
 
-    fn fields(&self) -> Vec<String> {
+    fn fields(&self) -> Vec<Cell> {
         vec![
-            self.sku.clone(),
-            self.on_hand.to_string(),
-            self.reserved.to_string(),
-            self.available.to_string(),
-            self.locations.len().to_string(),
-            self.version.to_string(),
-            self.position.to_string(),
+            text(&self.sku),
+            value(self.on_hand),
+            value(self.reserved),
+            value(self.available),
+            value(self.locations.len()),
+            value(self.version),
+            value(self.position),
             time(&self.updated_at),
         ]
     }
@@ -162,27 +114,27 @@ impl CsvRecord for LedgerView {
         "sku_available_after",
     ];
 
-    fn fields(&self) -> Vec<String> {
+    fn fields(&self) -> Vec<Cell> {
         vec![
-            self.position.to_string(),
-            self.version.to_string(),
+            value(self.position),
+            value(self.version),
             time(&self.recorded_at),
-            self.sku.clone(),
-            self.location.clone(),
-            self.kind.clone(),
-            opt(&self.reason),
+            text(&self.sku),
+            text(&self.location),
+            text(&self.kind),
+            opt_text(&self.reason),
             opt(&self.order_id),
             opt(&self.shipment_id),
             opt(&self.return_id),
-            opt(&self.reference),
-            self.on_hand_delta.to_string(),
-            self.reserved_delta.to_string(),
-            self.on_hand_after.to_string(),
-            self.reserved_after.to_string(),
-            self.available_after.to_string(),
-            self.sku_on_hand_after.to_string(),
-            self.sku_reserved_after.to_string(),
-            self.sku_available_after.to_string(),
+            opt_text(&self.reference),
+            value(self.on_hand_delta),
+            value(self.reserved_delta),
+            value(self.on_hand_after),
+            value(self.reserved_after),
+            value(self.available_after),
+            value(self.sku_on_hand_after),
+            value(self.sku_reserved_after),
+            value(self.sku_available_after),
         ]
     }
 }
@@ -231,7 +183,7 @@ pub(crate) async fn one(
     // Audit: `?as_of=` / `?at_version=` is answered from the event log with the domain's `evolve`, not from the
     // read model (crate::audit::history).
     if point.is_requested() {
-        return crate::audit::history::inventory_at(&state, &sku, point).await;
+        return crate::audit::inventory_at(&state, &sku, point).await;
     }
     min_position.wait(&state, MODELS).await?;
     match stock::stock(&state.pool, &sku).await? {

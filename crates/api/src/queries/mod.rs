@@ -44,19 +44,6 @@ pub(crate) fn routes(routes: ApiRoutes) -> ApiRoutes {
         .get("/v1/projections", Access::Query, projections::status)
 }
 
-/// Money in responses: `{"amount": minor units, "currency": "EUR"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct MoneyView {
-    pub amount: i64,
-    pub currency: String,
-}
-
-impl MoneyView {
-    pub(crate) fn new(amount: i64, currency: &str) -> Self {
-        MoneyView { amount, currency: currency.to_owned() }
-    }
-}
-
 /// A list's JSON body.
 #[derive(Debug, Serialize)]
 pub(crate) struct ListBody<T> {

@@ -1,65 +1,37 @@
 //! `GET /v1/products` and `GET /v1/products/{sku}`: the catalog from the products projection.
 //!
-//! A product has the shape of the command response (`{sku, name, price, status, version}`), plus the log
-//! position and times of its last change.
+//! A product is a [`ProductView`], the type the catalog's commands answer with too.
 
-use super::csv::{time, CsvRecord};
-use super::{list_response, not_found, page_request, validation, MinPosition, MoneyView};
+use super::csv::{text, time, value, Cell, CsvRecord};
+use super::{list_response, not_found, page_request, validation, MinPosition};
 use crate::problem::Problem;
+use crate::resources::ProductView;
 use crate::{ApiPath, ApiQuery, AppState};
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use tally_domain::catalog::ProductStatus;
 use tally_projections::read::catalog::{self, ProductRow};
 use tally_projections::ReadModel;
 use tracing::instrument;
 
 const MODELS: &[ReadModel] = &[ReadModel::Products];
 
-/// A product as the API shows it.
-#[derive(Debug, Serialize)]
-pub(crate) struct ProductView {
-    pub sku: String,
-    pub name: String,
-    pub price: MoneyView,
-    pub status: String,
-    pub version: i64,
-    pub position: i64,
-    pub registered_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<ProductRow> for ProductView {
-    fn from(row: ProductRow) -> Self {
-        ProductView {
-            price: MoneyView::new(row.price_amount, &row.currency),
-            sku: row.sku,
-            name: row.name,
-            status: row.status,
-            version: row.version,
-            position: row.position,
-            registered_at: row.registered_at,
-            updated_at: row.updated_at,
-        }
-    }
-}
-
 impl CsvRecord for ProductView {
     const HEADER: &'static [&'static str] =
         &["sku", "name", "price_amount", "currency", "status", "version", "position", "registered_at", "updated_at"];
 
-    fn fields(&self) -> Vec<String> {
+    fn fields(&self) -> Vec<Cell> {
         vec![
-            self.sku.clone(),
-            self.name.clone(),
-            self.price.amount.to_string(),
-            self.price.currency.clone(),
-            self.status.clone(),
-            self.version.to_string(),
-            self.position.to_string(),
+            text(&self.sku),
+            text(&self.name),
+            value(self.price.amount),
+            text(&self.price.currency),
+            text(&self.status),
+            value(self.version),
+            value(self.position),
             time(&self.registered_at),
             time(&self.updated_at),
         ]
@@ -83,14 +55,11 @@ pub(crate) async fn list(
     uri: Uri,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, Problem> {
-    if let Some(status) = query.status.as_deref() {
-        if !["active", "discontinued"].contains(&status) {
-            return Err(validation("status must be active or discontinued"));
-        }
-    }
+    let status = query.status.as_deref().map(str::parse::<ProductStatus>).transpose();
+    let status = status.map_err(|error| validation(format!("status: {error}")))?;
     let page = page_request(query.limit, query.cursor)?;
     min_position.wait(&state, MODELS).await?;
-    let page = catalog::list_products(&state.pool, query.status.as_deref(), &page).await?;
+    let page = catalog::list_products(&state.pool, status, &page).await?;
     Ok(list_response::<ProductRow, ProductView>(&headers, &uri, page))
 }
 

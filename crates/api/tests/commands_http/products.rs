@@ -13,11 +13,19 @@ fn tee() -> serde_json::Value {
 async fn register_answers_201_with_the_contract_shape() {
     let app = app().await;
     let reply = app.send(post("/v1/products").json(tee()).header("x-request-id", "req-1")).await;
-    let body = reply.assert_status(StatusCode::CREATED);
+    let mut body = reply.assert_status(StatusCode::CREATED).clone();
+    // Where and when the log recorded it: the first event's position and time.
+    let first = &app.events("product-TEE-RED-M").await[0];
+    let recorded_at = body["registered_at"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    assert_eq!((body["position"].as_u64(), recorded_at), (Some(first.position), first.recorded_at));
+    assert_eq!(body["updated_at"], body["registered_at"]);
+    for field in ["position", "registered_at", "updated_at"] {
+        body.as_object_mut().unwrap().remove(field);
+    }
     assert_eq!(
         body,
-        &json!({ "sku": "TEE-RED-M", "name": "Red tee, M", "price": { "amount": 1999, "currency": "EUR" },
-                 "status": "active", "version": 0 })
+        json!({ "sku": "TEE-RED-M", "name": "Red tee, M", "price": { "amount": 1999, "currency": "EUR" },
+                "status": "active", "version": 0 })
     );
     assert_eq!(reply.header("etag"), Some("\"0\""));
     assert_eq!(reply.header("location"), Some("/v1/products/TEE-RED-M"));

@@ -20,55 +20,27 @@ pub use decide::decide;
 pub use evolve::evolve;
 
 use crate::aggregate::{Aggregate, Event};
+use crate::names::named_enum;
 use crate::values::ApiKeyId;
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 /// The longest key name accepted, in characters (after trimming).
 pub const KEY_NAME_MAX_CHARS: usize = 100;
 
-/// What a key may do: each role is a set of routes (the HTTP layer's table says which).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// A shop's front end: place, pay and cancel orders; read products, stock and an order.
-    Storefront,
-    /// The back office: the catalog, stock, every order command, every query.
-    Operations,
-    /// Every query and analytics endpoint; nothing that writes, no audit.
-    Analyst,
-    /// The audit API and the queries; writes nothing but digests.
-    Auditor,
-    /// Everything, keys included.
-    Admin,
-}
-
-impl Role {
-    pub const ALL: [Role; 5] = [Role::Storefront, Role::Operations, Role::Analyst, Role::Auditor, Role::Admin];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Storefront => "storefront",
-            Role::Operations => "operations",
-            Role::Analyst => "analyst",
-            Role::Auditor => "auditor",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = AccessError;
-
-    fn from_str(value: &str) -> Result<Role, AccessError> {
-        Role::ALL.into_iter().find(|role| role.as_str() == value).ok_or(AccessError::UnknownRole)
+named_enum! {
+    /// What a key may do: each role is a set of routes (the HTTP layer's table says which).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum Role ("role") {
+        /// A shop's front end: place, pay and cancel orders; read products, stock and an order.
+        Storefront = "storefront",
+        /// The back office: the catalog, stock, every order command, every query.
+        Operations = "operations",
+        /// Every query and analytics endpoint; nothing that writes, no audit.
+        Analyst = "analyst",
+        /// The audit API and the queries; writes nothing but digests.
+        Auditor = "auditor",
+        /// Everything, keys included.
+        Admin = "admin",
     }
 }
 
@@ -156,8 +128,6 @@ pub enum AccessError {
     NameTooLong { max: usize },
     #[error("key name must not contain control characters")]
     ControlCharacterInName,
-    #[error("role must be one of storefront, operations, analyst, auditor, admin")]
-    UnknownRole,
 }
 
 impl Aggregate for ApiKey {

@@ -22,6 +22,7 @@ pub use evolve::evolve;
 pub use pricing::price_lines;
 
 use crate::aggregate::{Aggregate, Event};
+use crate::names::named_enum;
 use crate::values::{Currency, Money, Sku};
 use serde::{Deserialize, Serialize};
 
@@ -74,11 +75,13 @@ impl Product {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProductStatus {
-    Active,
-    Discontinued,
+named_enum! {
+    /// Whether a product is sold: discontinuing is final.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum ProductStatus ("product status") {
+        Active = "active",
+        Discontinued = "discontinued",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -45,6 +45,7 @@ pub use evolve::evolve;
 pub use state::{Inventory, LocationStock, Reservation};
 
 use crate::aggregate::{Aggregate, Event};
+use crate::names::named_enum;
 use crate::values::{LocationId, OrderId, Quantity, ReturnId, ShipmentId, Sku};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -56,46 +57,32 @@ pub struct Allocation {
     pub quantity: Quantity,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AdjustmentReason {
-    /// A stock count found a different number; either sign.
-    CountCorrection,
-    /// Units damaged beyond sale; negative.
-    Damaged,
-    /// Units missing; negative.
-    Lost,
-    /// Units found again; positive.
-    Found,
-}
-
-impl AdjustmentReason {
-    /// The stored name (`count_correction`, `damaged`, `lost`, `found`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AdjustmentReason::CountCorrection => "count_correction",
-            AdjustmentReason::Damaged => "damaged",
-            AdjustmentReason::Lost => "lost",
-            AdjustmentReason::Found => "found",
-        }
+named_enum! {
+    /// Why a count of stock was corrected.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum AdjustmentReason ("adjustment reason") {
+        /// A stock count found a different number; either sign.
+        CountCorrection = "count_correction",
+        /// Units damaged beyond sale; negative.
+        Damaged = "damaged",
+        /// Units missing; negative.
+        Lost = "lost",
+        /// Units found again; positive.
+        Found = "found",
     }
 }
 
-impl std::fmt::Display for AdjustmentReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+named_enum! {
+    /// Why an order's hold on stock was released.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum ReleaseReason ("release reason") {
+        /// The order was cancelled.
+        Cancelled = "cancelled",
+        /// The order stayed unpaid past its reservation.
+        Expired = "expired",
+        /// The order was rejected (another line lacked stock).
+        Rejected = "rejected",
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReleaseReason {
-    /// The order was cancelled.
-    Cancelled,
-    /// The order stayed unpaid past its reservation.
-    Expired,
-    /// The order was rejected (another line lacked stock).
-    Rejected,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -45,6 +45,7 @@ mod shipping;
 mod state;
 #[cfg(test)]
 mod tests;
+mod timeline;
 
 pub use decide::decide;
 pub use error::OrderError;
@@ -54,84 +55,43 @@ pub const MAX_LINES: usize = 250;
 pub use events::OrderEvent;
 pub use evolve::evolve;
 pub use state::{Order, PlacedOrder};
+pub use timeline::OrderTimeline;
 
 use crate::aggregate::Aggregate;
+use crate::names::named_enum;
 use crate::values::{CustomerId, LocationId, Money, OrderId, Quantity, ShipmentId, Sku};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderStatus {
-    Pending,
-    Confirmed,
-    Paid,
-    PartiallyShipped,
-    Shipped,
-    Delivered,
-    Rejected,
-    Cancelled,
-    Expired,
-}
-
-impl OrderStatus {
-    /// The stored name (`pending`, `partially_shipped`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Pending => "pending",
-            OrderStatus::Confirmed => "confirmed",
-            OrderStatus::Paid => "paid",
-            OrderStatus::PartiallyShipped => "partially_shipped",
-            OrderStatus::Shipped => "shipped",
-            OrderStatus::Delivered => "delivered",
-            OrderStatus::Rejected => "rejected",
-            OrderStatus::Cancelled => "cancelled",
-            OrderStatus::Expired => "expired",
-        }
+named_enum! {
+    /// Where an order stands (see the module doc for the transitions).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum OrderStatus ("order status") {
+        Pending = "pending",
+        Confirmed = "confirmed",
+        Paid = "paid",
+        PartiallyShipped = "partially_shipped",
+        Shipped = "shipped",
+        Delivered = "delivered",
+        Rejected = "rejected",
+        Cancelled = "cancelled",
+        Expired = "expired",
     }
 }
 
-impl fmt::Display for OrderStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What a command tried to do to an order, for [`OrderError::InvalidTransition`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderAction {
-    Confirm,
-    Reject,
-    CapturePayment,
-    Ship,
-    Deliver,
-    Cancel,
-    Expire,
-    Return,
-    Refund,
-}
-
-impl OrderAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderAction::Confirm => "confirm",
-            OrderAction::Reject => "reject",
-            OrderAction::CapturePayment => "capture_payment",
-            OrderAction::Ship => "ship",
-            OrderAction::Deliver => "deliver",
-            OrderAction::Cancel => "cancel",
-            OrderAction::Expire => "expire",
-            OrderAction::Return => "return",
-            OrderAction::Refund => "refund",
-        }
-    }
-}
-
-impl fmt::Display for OrderAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+named_enum! {
+    /// What a command tried to do to an order, for [`OrderError::InvalidTransition`].
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum OrderAction ("order action") {
+        Confirm = "confirm",
+        Reject = "reject",
+        CapturePayment = "capture_payment",
+        Ship = "ship",
+        Deliver = "deliver",
+        Cancel = "cancel",
+        Expire = "expire",
+        Return = "return",
+        Refund = "refund",
     }
 }
 

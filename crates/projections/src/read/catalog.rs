@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use tally_domain::catalog::ProductStatus;
 use tracing::instrument;
 
 use super::{paginate, Page, PageRequest, ReadError};
@@ -13,7 +14,7 @@ pub struct ProductRow {
     pub name: String,
     pub price_amount: i64,
     pub currency: String,
-    /// `active` or `discontinued`.
+    /// [`ProductStatus::as_str`]: `active` or `discontinued`.
     pub status: String,
     pub version: i64,
     pub position: i64,
@@ -27,7 +28,7 @@ const LIST: &str = "products";
 #[instrument(skip_all, fields(limit = page.limit))]
 pub async fn list_products(
     pool: &PgPool,
-    status: Option<&str>,
+    status: Option<ProductStatus>,
     page: &PageRequest,
 ) -> Result<Page<ProductRow>, ReadError> {
     let after: Option<String> = page.key(LIST)?;
@@ -40,7 +41,7 @@ pub async fn list_products(
           limit $3",
     )
     .bind(after)
-    .bind(status)
+    .bind(status.map(ProductStatus::as_str))
     .bind(page.sql_limit() + 1)
     .fetch_all(pool)
     .await?;

@@ -7,15 +7,12 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use tally_domain::order::OrderStatus;
 use tally_domain::OrderId;
 use tracing::instrument;
 use uuid::Uuid;
 
 use super::{paginate, Page, PageRequest, ReadError};
-
-/// Every status an order can have, as the `status` column spells it.
-pub const ORDER_STATUSES: [&str; 9] =
-    ["pending", "confirmed", "paid", "partially_shipped", "shipped", "delivered", "rejected", "cancelled", "expired"];
 
 /// One order as it stands (a row of `orders`), with its lines when read through [`order`] or [`list_orders`].
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -66,7 +63,7 @@ pub struct OrderLineRow {
 /// The filters of the orders list; each `None` matches every order. Both time bounds are exclusive.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderFilter {
-    pub status: Option<String>,
+    pub status: Option<OrderStatus>,
     pub customer_id: Option<String>,
     pub placed_after: Option<DateTime<Utc>>,
     pub placed_before: Option<DateTime<Utc>>,
@@ -89,8 +86,9 @@ pub async fn list_orders(pool: &PgPool, filter: &OrderFilter, page: &PageRequest
     if let Some((placed_at, order_id)) = after {
         query.push(" and (placed_at, order_id) > (").push_bind(placed_at).push(", ").push_bind(order_id).push(")");
     }
-    if let Some(status) = &filter.status {
-        query.push(" and status = ").push_bind(status.clone());
+    if let Some(status) = filter.status {
+        // The `status` column holds `OrderStatus::as_str`.
+        query.push(" and status = ").push_bind(status.as_str());
     }
     if let Some(customer_id) = &filter.customer_id {
         query.push(" and customer_id = ").push_bind(customer_id.clone());

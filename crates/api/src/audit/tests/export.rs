@@ -2,11 +2,11 @@
 //! recomputes from the line alone); ranges and one stream; the library stream pages through a large log.
 
 use super::Shop;
-use crate::audit::export::{export_lines, ExportFormat, LogRange};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use serde_json::Value;
+use tally_audit::export::{export_lines, ExportFormat, LogRange};
 use tally_store::{recompute_hash, EventHash, ExpectedVersion, Metadata, NewEvent, RecordedEvent};
 use uuid::Uuid;
 

@@ -85,9 +85,21 @@ async fn the_global_log_pages_and_filters() {
     let expected: Vec<u64> = all.iter().filter(|e| e.recorded_at >= middle.recorded_at).map(|e| e.position).collect();
     assert_eq!(positions(&timed), expected);
 
-    assert_eq!(shop.get("/v1/events?after=x").await.status, StatusCode::BAD_REQUEST);
+    // Typed query strings: a bad value names its parameter; an unknown one, a repeated scalar, a tail with a
+    // limit are refused; empty values mean "not given".
+    let bad = shop.get("/v1/events?after=x").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        (bad.json()["type"].as_str(), bad.json()["field"].as_str()),
+        (Some("/problems/validation"), Some("after"))
+    );
     assert_eq!(shop.get("/v1/events?limit=0").await.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(shop.get("/v1/events?bogus=1").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(shop.get("/v1/events?after=1&after=2").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(shop.get("/v1/events/stream?limit=5").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(shop.get("/v1/events?follow=maybe").await.status, StatusCode::BAD_REQUEST);
+    let empty = shop.ok("/v1/events?limit=1000&after=&stream_prefix=&event_type=&from_time=").await;
+    assert_eq!(positions(&empty), all.iter().map(|e| e.position).collect::<Vec<_>>());
 }
 
 /// Opens the live tail and reads SSE messages until `count` ids were seen; the connection is dropped after.
