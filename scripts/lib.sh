@@ -24,6 +24,30 @@ ensure_bench_tools() {
   command -v psql >/dev/null 2>&1 || apt_install postgresql-client
 }
 
+# schemathesis, the OpenAPI fuzzer of the contract test (tests/e2e/contract.rs), pinned, in a virtualenv of its own
+# under the target directory (Python 3 and its venv module installed from Debian's packages when missing).
+# Exports TALLY_SCHEMATHESIS, the path of its `st` program.
+SCHEMATHESIS_VERSION="4.32.5"
+ensure_schemathesis() {
+  local venv="${CARGO_TARGET_DIR:-target}/schemathesis-$SCHEMATHESIS_VERSION"
+  # A virtualenv cannot be moved (its scripts name its own path), so an interrupted install is recognised by the
+  # missing marker and redone from scratch.
+  if [ ! -f "$venv/installed" ]; then
+    rm -rf "$venv"
+    command -v python3 >/dev/null 2>&1 || apt_install python3
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+      rm -rf "$venv"
+      apt_install python3-venv
+      python3 -m venv "$venv"
+    fi
+    echo "installing schemathesis $SCHEMATHESIS_VERSION in $venv" >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+    touch "$venv/installed"
+  fi
+  TALLY_SCHEMATHESIS="$(cd "$venv/bin" && pwd)/st"
+  export TALLY_SCHEMATHESIS
+}
+
 # A private PostgreSQL cluster for this run, in a fresh temporary directory; stopped and removed on exit.
 # Sets PRIVATE_PG_URL. Needs target/$1/tally built.
 start_private_postgres() {

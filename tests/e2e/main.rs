@@ -2,6 +2,7 @@
 //!
 //! One test binary with a shared harness (`harness`), one module per feature.
 
+mod contract;
 mod harness;
 mod lost_ack;
 mod order_expiry;

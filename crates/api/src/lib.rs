@@ -19,8 +19,9 @@
 //! - `extract`: `ApiJson`, `ApiQuery`, `ApiPath`: axum's extractors with problem+json rejections.
 //! - `metrics`: `/metrics` in Prometheus' text format, and the middleware that counts HTTP requests.
 //! - `ops`: `/healthz` (the process answers), `/readyz` (the database and the event store answer promptly) and
-//!   `/openapi.json` (the OpenAPI 3.1 document of the whole API, `crates/api/openapi.json`, checked against the
-//!   router by `ops`'s tests).
+//!   `/openapi.json`.
+//! - `openapi`: the OpenAPI 3.1 document of the whole API, assembled from the handlers' `#[utoipa::path]`
+//!   declarations and the router's table of who may call what.
 //! - `problem`: RFC 9457 `application/problem+json` errors, one stable `type` per kind.
 //! - `storable`: text PostgreSQL cannot store (NUL, invalid UTF-8) refused at the edge: a layer over every path
 //!   and query string (400), and the check every JSON body passes (422).
@@ -33,6 +34,7 @@ mod extract;
 pub mod idempotency;
 pub mod limits;
 mod metrics;
+mod openapi;
 mod ops;
 mod problem;
 mod queries;
@@ -45,7 +47,7 @@ pub use extract::{ApiJson, ApiPath, ApiQuery};
 pub use problem::{Problem, ProblemKind};
 
 use auth::{Access, ApiRoutes, Endpoint, Guard, KeyRegistry};
-use axum::Router;
+use axum::{Extension, Router};
 use limits::{RateLimiter, RoleLimits};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -81,8 +83,10 @@ impl AppState {
 
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
-    let (routes, _) = routes(&state).into_parts();
+    let (routes, endpoints, generated) = routes(&state).into_parts();
+    let document = ops::OpenApiDocument::new(&openapi::document(generated, &endpoints));
     routes
+        .layer(Extension(document))
         .fallback(problem::no_such_route)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(axum::middleware::from_fn(storable::refuse_unstorable_uri))
@@ -93,6 +97,12 @@ pub fn router(state: AppState) -> Router {
 /// Every route of the API, with the access each needs: the router's own table.
 pub fn endpoints(state: &AppState) -> Vec<Endpoint> {
     routes(state).into_parts().1
+}
+
+/// The OpenAPI document `/openapi.json` serves: every route, its parameters, bodies and answers, and who may call it.
+pub fn openapi_document(state: &AppState) -> serde_json::Value {
+    let (_, endpoints, generated) = routes(state).into_parts();
+    openapi::document(generated, &endpoints)
 }
 
 fn routes(state: &AppState) -> ApiRoutes {

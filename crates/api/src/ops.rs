@@ -1,42 +1,73 @@
 //! Operations endpoints: liveness (`/healthz`) and readiness (`/readyz`) for load balancers and orchestrators,
-//! and the API's own description (`/openapi.json`).
+//! and the API's own description (`/openapi.json`, assembled by [`crate::openapi`] when the router is built).
 //!
-//! `/openapi.json` serves `crates/api/openapi.json`, an OpenAPI 3.1 document written by hand (no generator). The
-//! tests below keep it honest: every operation it documents is routed, and every route in the router's table
-//! ([`crate::endpoints`]) is documented.
+//! The tests below keep the document honest: every operation it documents is routed, and every route in the
+//! router's table ([`crate::endpoints`]) is documented.
 
 use crate::auth::{Access, ApiRoutes};
 use crate::problem::{Problem, ProblemKind};
 use crate::AppState;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::Json;
+use axum::{Extension, Json};
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::future::Future;
 use std::time::Duration;
 use tally_projections::ProjectionState;
-
-/// The OpenAPI 3.1 document of the whole HTTP API.
-const OPENAPI: &str = include_str!("../openapi.json");
+use utoipa::ToSchema;
+use utoipa_axum::routes;
 
 pub(crate) fn routes(routes: ApiRoutes) -> ApiRoutes {
-    routes.get("/healthz", Access::Public, healthz).get("/readyz", Access::Public, readyz).get(
-        "/openapi.json",
-        Access::Public,
-        openapi,
-    )
+    routes
+        .route(Access::Public, routes!(healthz))
+        .get("/readyz", Access::Public, readyz)
+        .route(Access::Public, routes!(openapi))
 }
 
-/// `GET /openapi.json`: the API's OpenAPI document.
-async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+/// The OpenAPI document as served: serialised once, when the router is built (a layer hands it to the handler).
+#[derive(Clone)]
+pub(crate) struct OpenApiDocument(Bytes);
+
+impl OpenApiDocument {
+    pub(crate) fn new(document: &Value) -> Self {
+        OpenApiDocument(Bytes::from(serde_json::to_vec(document).expect("the document serialises")))
+    }
 }
 
-/// The process is up and serving HTTP. Says nothing about its dependencies, so a slow database never gets a
-/// healthy process restarted.
-async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+/// The API's own description
+///
+/// This OpenAPI 3.1 document: every operation, its parameters, bodies and answers, and the roles that may call
+/// it (`x-tally-roles`). Public: no key needed.
+#[utoipa::path(get, path = "/openapi.json", tag = "ops", operation_id = "openapi",
+    responses((status = 200, description = "The OpenAPI 3.1 document.", content_type = "application/json", body = Object)))]
+async fn openapi(Extension(document): Extension<OpenApiDocument>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], document.0)
+}
+
+/// Liveness
+///
+/// The process is up and serving HTTP. Says nothing about its dependencies (so a slow database never gets a
+/// healthy process restarted). Public: no key needed.
+#[utoipa::path(get, path = "/healthz", tag = "ops", operation_id = "healthz",
+    responses((status = 200, description = "Alive.", body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: Alive::Ok })
+}
+
+/// The answer of `/healthz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Health {
+    status: Alive,
+}
+
+/// A process that answers is alive: there is no other value.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Alive {
+    Ok,
 }
 
 /// How long `/readyz` waits for its checks. A dependency that has not answered by then counts as unreachable, so
@@ -153,6 +184,11 @@ mod tests {
         assert_eq!(body["failed_projections"], json!(["orders"]));
     }
 
+    /// The document `/openapi.json` serves.
+    async fn served_document() -> Value {
+        crate::openapi_document(&crate::test_support::state().await)
+    }
+
     /// The `(METHOD, path)` pairs of the OpenAPI document.
     fn documented_operations(document: &Value) -> BTreeSet<(String, String)> {
         let paths = document["paths"].as_object().expect("the document has paths");
@@ -224,8 +260,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn generated_operations_and_schemas_replace_their_hand_written_twins() {
+        let document = served_document().await;
+        let healthz = &document["paths"]["/healthz"]["get"];
+        assert_eq!(healthz["operationId"], "healthz", "{healthz}");
+        assert_eq!(healthz["security"], json!([]), "public");
+        let schema = &healthz["responses"]["200"]["content"]["application/json"]["schema"];
+        assert_eq!(schema["$ref"], "#/components/schemas/Health", "{healthz}");
+        let health = &document["components"]["schemas"]["Health"];
+        assert_eq!(health["required"], json!(["status"]), "the generated schema: {health}");
+        assert_eq!(document["components"]["schemas"]["Alive"]["enum"], json!(["ok"]));
+    }
+
+    #[tokio::test]
     async fn every_route_is_documented_and_nothing_else() {
-        let document: Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        let document = served_document().await;
         let in_source = routed().await;
         assert!(in_source.contains(&("GET".to_owned(), "/openapi.json".to_owned())), "the table holds {in_source:?}");
         let documented = documented_operations(&document);
@@ -240,7 +289,7 @@ mod tests {
     #[tokio::test]
     async fn every_documented_operation_reaches_a_handler() {
         let (app, _) = crate::test_support::app().await;
-        let document: Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        let document = served_document().await;
         for (method, path) in documented_operations(&document) {
             let operation = &document["paths"][&path][method.to_lowercase()];
             let uri = example_path(&document, &path, operation);
@@ -313,7 +362,7 @@ mod tests {
     #[tokio::test]
     async fn a_nul_anywhere_in_any_route_is_a_client_problem_never_a_5xx() {
         let (app, _) = crate::test_support::app().await;
-        let document: Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        let document = served_document().await;
         let mut requests = 0;
         for (method, path) in documented_operations(&document) {
             let operation = &document["paths"][&path][method.to_lowercase()];
@@ -343,14 +392,14 @@ mod tests {
         use crate::auth::may;
         use tally_domain::Role;
 
-        let document: Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        let document = served_document().await;
         let bearer = &document["components"]["securitySchemes"]["bearer"];
         assert_eq!((&bearer["type"], &bearer["scheme"]), (&json!("http"), &json!("bearer")), "{bearer}");
         assert_eq!(document["security"], json!([{ "bearer": [] }]), "every operation needs a key unless it says not");
         let state = crate::test_support::state().await;
         for endpoint in crate::endpoints(&state) {
             let what = format!("{} {} ({:?})", endpoint.method, endpoint.path, endpoint.access);
-            let operation = &document["paths"][endpoint.path][endpoint.method.as_str().to_lowercase()];
+            let operation = &document["paths"][&endpoint.path][endpoint.method.as_str().to_lowercase()];
             assert!(operation.is_object(), "{what}: not documented");
             if endpoint.access == Access::Public {
                 assert_eq!(operation.get("security"), Some(&json!([])), "{what}: public, so `security: []`");

@@ -1,13 +1,14 @@
 //! Who may call what: each route declares the [`Access`] it needs where it is routed ([`ApiRoutes`]), and each
 //! [`Role`] is a set of accesses ([`may`]). So the router itself is the table of routes and their accesses: the
-//! guard reads it on every request, the tests walk it (every route × every role) and the OpenAPI document is
-//! checked against it.
+//! guard reads it on every request, the tests walk it (every route × every role) and the OpenAPI document
+//! declares each operation's roles from it ([`crate::openapi`]).
 
 use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{self, MethodRouter};
 use axum::Router;
 use tally_domain::Role;
+use utoipa_axum::router::UtoipaMethodRouter;
 
 use crate::AppState;
 
@@ -56,7 +57,7 @@ pub fn may(role: Role, access: Access) -> bool {
 pub struct Endpoint {
     pub method: Method,
     /// As routed, e.g. `/v1/orders/{id}`.
-    pub path: &'static str,
+    pub path: String,
     pub access: Access,
 }
 
@@ -65,12 +66,14 @@ pub struct Endpoint {
 pub(crate) struct ApiRoutes {
     router: Router<AppState>,
     endpoints: Vec<Endpoint>,
+    /// The operations and schemas of the routes added with [`ApiRoutes::route`] (`#[utoipa::path]` handlers).
+    openapi: utoipa::openapi::OpenApi,
     guard: Guard,
 }
 
 impl ApiRoutes {
     pub(crate) fn new(guard: Guard) -> Self {
-        ApiRoutes { router: Router::new(), endpoints: Vec::new(), guard }
+        ApiRoutes { router: Router::new(), endpoints: Vec::new(), openapi: utoipa::openapi::OpenApi::default(), guard }
     }
 
     pub(crate) fn get<H, T>(self, path: &'static str, access: Access, handler: H) -> Self
@@ -89,10 +92,35 @@ impl ApiRoutes {
         self.add(Method::POST, path, access, routing::post(handler))
     }
 
+    /// The operations of `#[utoipa::path]` handlers, collected by `utoipa_axum::routes!`, each needing `access`:
+    /// routed with the guard, and documented.
+    pub(crate) fn route(mut self, access: Access, (schemas, paths, route): UtoipaMethodRouter<AppState>) -> Self {
+        let [(path, item)] = <[_; 1]>::try_from(paths.paths.into_iter().collect::<Vec<_>>())
+            .unwrap_or_else(|_| panic!("routes! of handlers that share one path"));
+        let methods: Vec<Method> = [
+            (item.get.is_some(), Method::GET),
+            (item.post.is_some(), Method::POST),
+            (item.put.is_some(), Method::PUT),
+            (item.delete.is_some(), Method::DELETE),
+            (item.patch.is_some(), Method::PATCH),
+        ]
+        .into_iter()
+        .filter_map(|(documented, method)| documented.then_some(method))
+        .collect();
+        let guarded = route.route_layer(axum::middleware::from_fn_with_state(self.guard.route(access), guard::check));
+        self.router = self.router.route(&path, guarded);
+        for method in methods {
+            self.endpoints.push(Endpoint { method, path: path.clone(), access });
+        }
+        self.openapi.paths.paths.insert(path, item);
+        self.openapi.components.get_or_insert_with(Default::default).schemas.extend(schemas);
+        self
+    }
+
     fn add(mut self, method: Method, path: &'static str, access: Access, route: MethodRouter<AppState>) -> Self {
         let guarded = route.route_layer(axum::middleware::from_fn_with_state(self.guard.route(access), guard::check));
         self.router = self.router.route(path, guarded);
-        self.endpoints.push(Endpoint { method, path, access });
+        self.endpoints.push(Endpoint { method, path: path.to_owned(), access });
         self
     }
 
@@ -100,6 +128,7 @@ impl ApiRoutes {
     pub(crate) fn merge(mut self, other: ApiRoutes) -> Self {
         self.router = self.router.merge(other.router);
         self.endpoints.extend(other.endpoints);
+        self.openapi.merge(other.openapi);
         self
     }
 
@@ -109,8 +138,8 @@ impl ApiRoutes {
         self
     }
 
-    pub(crate) fn into_parts(self) -> (Router<AppState>, Vec<Endpoint>) {
-        (self.router, self.endpoints)
+    pub(crate) fn into_parts(self) -> (Router<AppState>, Vec<Endpoint>, utoipa::openapi::OpenApi) {
+        (self.router, self.endpoints, self.openapi)
     }
 }
 

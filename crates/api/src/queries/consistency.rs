@@ -5,6 +5,10 @@
 //! the projections it reads before it reads them. The wait is bounded by [`MAX_WAIT`]: past it the answer is
 //! 503 `unavailable` with `Retry-After`, and a projection stopped on a poison event before the position is a
 //! 503 naming it (waiting would not help; an operator must retry or rebuild it).
+//!
+//! A position beyond the log's head was never given by any command (a command answers only once its events are
+//! committed, and every node reads the same log), so no wait can reach it: it is a client error, 400
+//! `validation`, answered at once with the head (docs/decisions.md, 2026-12-04).
 
 use crate::problem::{Problem, ProblemKind};
 use crate::AppState;
@@ -60,6 +64,18 @@ impl MinPosition {
     /// requested), for at most [`MAX_WAIT`].
     pub(crate) async fn wait(self, state: &AppState, models: &[ReadModel]) -> Result<(), Problem> {
         let Some(position) = self.0 else { return Ok(()) };
+        // When the head cannot be read, the wait below reports the outage.
+        if let Ok(head) = state.store.head_position().await {
+            if position > head {
+                return Err(Problem::new(
+                    ProblemKind::Validation,
+                    format!("min_position {position} is beyond the log's head ({head}): no command answered with it"),
+                )
+                .with_status(StatusCode::BAD_REQUEST)
+                .with_extension("min_position", json!(position))
+                .with_extension("head", json!(head)));
+            }
+        }
         match state.projector.wait_for_position(models, position, MAX_WAIT).await {
             Ok(true) => Ok(()),
             Ok(false) => {

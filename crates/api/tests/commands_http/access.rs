@@ -82,8 +82,8 @@ async fn each_role_gets_exactly_its_routes_and_no_key_gets_none() {
         keys.push((role, format!("Bearer {}", app.key(role).await)));
     }
     for endpoint in &endpoints {
-        let uri = concrete(endpoint.path);
-        let (method, path) = (&endpoint.method, endpoint.path);
+        let uri = concrete(&endpoint.path);
+        let (method, path) = (&endpoint.method, endpoint.path.as_str());
         for (role, authorization) in &keys {
             let reply = status_and_head(&app, method, &uri, Some(authorization)).await;
             if allowed(*role, method, path) {

@@ -41,11 +41,27 @@ fn assert_unavailable(answer: &Answer) {
 }
 
 #[tokio::test]
-async fn a_position_never_reached_is_unavailable_with_retry_after() {
-    let shop = shop().await;
-    let answer = shop.get("/v1/products?min_position=1000000").await;
+async fn a_position_not_reached_in_time_is_unavailable_with_retry_after() {
+    // No projector runs: the log's position 1 (the test's admin key) is never applied.
+    let state = test_support::state().await;
+    let shop =
+        Shop { app: test_support::router(&state).await, state, _projector: tokio::sync::watch::channel(false).0 };
+    let answer = shop.get("/v1/products?min_position=1").await;
     assert_unavailable(&answer);
-    assert_eq!(answer.json()["min_position"], 1_000_000);
+    assert_eq!(answer.json()["min_position"], 1);
+}
+
+#[tokio::test]
+async fn a_position_beyond_the_head_is_a_client_error_at_once() {
+    let shop = shop().await;
+    let started = std::time::Instant::now();
+    let answer = shop.get("/v1/products?min_position=1000000").await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text());
+    assert_eq!(answer.json()["type"], "/problems/validation");
+    assert_eq!(answer.json()["head"], shop.state.store.head_position().await.unwrap());
+    assert!(started.elapsed() < super::super::consistency::MAX_WAIT, "answered without waiting for the bound");
+    let answer = shop.get_with("/v1/products", &[("tally-min-position", "1000000")]).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text());
     let answer = shop.get("/v1/products?min_position=soon").await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert_eq!(answer.json()["type"], "/problems/validation");

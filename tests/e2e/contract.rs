@@ -1,0 +1,85 @@
+//! The contract: an outside fuzzer, schemathesis, reads the `/openapi.json` a real `tally serve` serves and sends
+//! the server a few thousand requests generated from it, valid and invalid, with every check it has. Any server
+//! error, any answer that breaks the document's schemas, any valid request refused or invalid one accepted fails
+//! the test. What the document cannot express (an unknown SKU, two parameters that exclude each other) is listed
+//! per operation, with the reason, in `tests/contract/schemathesis.toml`.
+//!
+//! The run is seeded (the same requests every time) and bounded in examples and time. `ensure_schemathesis`
+//! (scripts/lib.sh) installs schemathesis in a virtualenv of its own and sets `TALLY_SCHEMATHESIS` to its `st`
+//! program. Until the document is generated from the code (issue #16) the test is ignored: against the
+//! hand-written document it finds 55 disagreements.
+
+use crate::harness::{self, post_expect, wait_until_caught_up, TallyProcess};
+use serde_json::json;
+use std::process::Command;
+use std::time::Duration;
+
+/// The variable `scripts/test` sets to the schemathesis CLI (`st`) it installed.
+const SCHEMATHESIS_VAR: &str = "TALLY_SCHEMATHESIS";
+/// The seed of the generated requests: a failure reproduces with the same seed.
+const SEED: &str = "20261204";
+/// Requests per operation and phase, and the time the whole run may take.
+const MAX_EXAMPLES: &str = "40";
+const MAX_SECONDS: &str = "180";
+
+/// The example values of the document's parameters (a SKU, an order id) exist, so the generated requests reach
+/// the handlers' logic instead of stopping at 404.
+async fn seed_examples(base: &str) {
+    post_expect(
+        &format!("{base}/v1/products"),
+        &json!({"sku": "TEE-RED-M", "name": "Red tee, M", "price": {"amount": 1999, "currency": "EUR"}}),
+        201,
+    )
+    .await;
+    post_expect(
+        &format!("{base}/v1/inventory/TEE-RED-M/receipts"),
+        &json!({"quantity": 100, "reference": "seed"}),
+        201,
+    )
+    .await;
+    post_expect(
+        &format!("{base}/v1/orders"),
+        &json!({
+            "order_id": "0193a5b2-7c1e-7d4a-9f00-4c2b1e8d6a01",
+            "customer_id": "cust-42",
+            "lines": [{"sku": "TEE-RED-M", "quantity": 2}],
+        }),
+        201,
+    )
+    .await;
+    post_expect(&format!("{base}/v1/audit/digests"), &json!({}), 201).await;
+    wait_until_caught_up(base, Duration::from_secs(30)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "the OpenAPI document is not generated from the code yet (issue #16): run it with `source scripts/lib.sh; ensure_schemathesis; cargo test --test e2e contract -- --ignored`"]
+async fn schemathesis_finds_nothing_the_document_and_the_server_disagree_on() {
+    let schemathesis = std::env::var(SCHEMATHESIS_VAR).unwrap_or_else(|_| {
+        panic!(
+            "{SCHEMATHESIS_VAR} is not set: run the tests with `scripts/test`, which installs schemathesis in a \
+             virtualenv and sets it (or point it at an `st` program of schemathesis 4)"
+        )
+    });
+    let db = tally_testkit::fresh_database().await;
+    let (_server, base) = TallyProcess::serve_on(&db.url);
+    seed_examples(&base).await;
+    let key = harness::key_for(&base).expect("the harness issued an admin key for this server");
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/contract/schemathesis.toml");
+    let report_dir = tempfile::tempdir().expect("a directory for schemathesis' reports");
+
+    let output = Command::new(&schemathesis)
+        .args(["--config-file", config, "run", &format!("{base}/openapi.json")])
+        .args(["--checks", "all", "--seed", SEED, "--max-examples", MAX_EXAMPLES, "--max-time", MAX_SECONDS])
+        .args(["--workers", "2", "--no-color", "--report", "junit", "--report-dir"])
+        .arg(report_dir.path())
+        .arg("--header")
+        .arg(format!("Authorization: Bearer {key}"))
+        .output()
+        .unwrap_or_else(|e| panic!("run {schemathesis}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // schemathesis masks the Authorization header in what it prints; the key must not reach the test log anyway.
+    let shown = format!("{stdout}\n{stderr}").replace(&key, "[the admin key]");
+    println!("{shown}");
+    assert!(output.status.success(), "schemathesis found disagreements (seed {SEED}); its report is above");
+}
