@@ -2,9 +2,10 @@
 //!
 //! No server can be installed on the development machines, so these tests need one given by
 //! `TALLY_TEST_KURRENTDB_URL`, e.g. `esdb://localhost:2113?tls=false` for a node started with `--insecure`, or
-//! `esdb://admin:changeit@localhost:2113?tlsVerifyCert=false` for a secure one. When the variable is not set, each
-//! test prints that it was skipped and why, and passes; the adapter's mapping logic is unit-tested without a server
-//! (`cargo test -p tally-store --lib kurrentdb`). The tests share the server: every case uses its own random stream
+//! `esdb://admin:changeit@localhost:2113?tlsVerifyCert=false` for a secure one. When the variable is not set at
+//! build time, the server tests are ignored (`cfg(kurrentdb_server)`, set by `build.rs`), so a run reports them as
+//! ignored, never as passed; run without a server anyway (`--ignored`), each fails saying why. The adapter's
+//! mapping logic is unit-tested without a server (`cargo test -p tally-store --lib kurrentdb`). The tests share the server: every case uses its own random stream
 //! ids and event types, so they can run in parallel and on a server that already holds other Tally data
 //! (`verification_is_clean` verifies every stream, so events written by other tools would make it fail).
 //!
@@ -23,27 +24,24 @@ use tally_store::{EventStore, ExpectedVersion, LogFilter, ReadStream, StoreError
 
 const URL_VAR: &str = "TALLY_TEST_KURRENTDB_URL";
 
-/// A store on the test server, or `None` (after saying so) when no server is configured.
-async fn store(test: &str) -> Option<KurrentDbEventStore> {
+/// A store on the test server.
+async fn store() -> KurrentDbEventStore {
     let url = std::env::var(URL_VAR).unwrap_or_default();
-    if url.trim().is_empty() {
-        eprintln!(
-            "skipped {test}: {URL_VAR} is not set, and no KurrentDB server can run on this machine; \
-             set it (e.g. {URL_VAR}=esdb://localhost:2113?tls=false) to run the KurrentDB tests"
-        );
-        return None;
-    }
-    Some(KurrentDbEventStore::connect(&url).await.expect("connect to the server in TALLY_TEST_KURRENTDB_URL"))
+    assert!(
+        !url.is_empty(),
+        "{URL_VAR} is not set: this test needs a KurrentDB server (e.g. {URL_VAR}=esdb://localhost:2113?tls=false)"
+    );
+    KurrentDbEventStore::connect(&url).await.expect("connect to the server in TALLY_TEST_KURRENTDB_URL")
 }
 
-/// One test per conformance case, each skipped without a server.
+/// One test per conformance case, each ignored without a server.
 macro_rules! conformance_cases {
     ($($case:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(not(kurrentdb_server), ignore = "needs a KurrentDB server in TALLY_TEST_KURRENTDB_URL")]
             async fn $case() {
-                let Some(store) = store(stringify!($case)).await else { return };
-                conformance::$case(&store).await;
+                conformance::$case(&store().await).await;
             }
         )*
     };
@@ -66,8 +64,9 @@ conformance_cases!(
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(kurrentdb_server), ignore = "needs a KurrentDB server in TALLY_TEST_KURRENTDB_URL")]
 async fn event_ids_are_unique_within_the_stream_tail() {
-    let Some(store) = store("event_ids_are_unique_within_the_stream_tail").await else { return };
+    let store = store().await;
     let stream = unique_stream("kurrentdb-ids");
     let event = numbered_event("Identified", 0);
     store.append(&stream, ExpectedVersion::NoStream, vec![event.clone()]).await.expect("append");
@@ -85,8 +84,9 @@ async fn event_ids_are_unique_within_the_stream_tail() {
 /// Concurrent `Any` appends to one stream all land, one after another: each is written at the exact revision it
 /// read, so none chains from a stale hash.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(kurrentdb_server), ignore = "needs a KurrentDB server in TALLY_TEST_KURRENTDB_URL")]
 async fn concurrent_any_appends_never_fork_the_chain() {
-    let Some(store) = store("concurrent_any_appends_never_fork_the_chain").await else { return };
+    let store = store().await;
     let stream = unique_stream("kurrentdb-fork");
     let appends = (0..6).map(|n| store.append(&stream, ExpectedVersion::Any, vec![numbered_event("Raced", n)]));
     for outcome in join_all(appends).await {
@@ -102,8 +102,9 @@ async fn concurrent_any_appends_never_fork_the_chain() {
 /// KurrentDB's own events (stream metadata here) never show in the global log, and the reader still moves past
 /// them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(kurrentdb_server), ignore = "needs a KurrentDB server in TALLY_TEST_KURRENTDB_URL")]
 async fn system_events_stay_out_of_the_global_log() {
-    let Some(store) = store("system_events_stay_out_of_the_global_log").await else { return };
+    let store = store().await;
     let stream = unique_stream("kurrentdb-system");
     let start = store.head_position().await.expect("head");
     store.append(&stream, ExpectedVersion::NoStream, vec![numbered_event("Visible", 0)]).await.expect("append");
@@ -125,8 +126,9 @@ async fn system_events_stay_out_of_the_global_log() {
 
 /// The layout other tools see: the Tally metadata, schema version, time and hash in the custom metadata.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(kurrentdb_server), ignore = "needs a KurrentDB server in TALLY_TEST_KURRENTDB_URL")]
 async fn events_carry_the_tally_keys_in_their_custom_metadata() {
-    let Some(store) = store("events_carry_the_tally_keys_in_their_custom_metadata").await else { return };
+    let store = store().await;
     let stream = unique_stream("kurrentdb-layout");
     let event = numbered_event("Laid", 0).with_schema_version(3);
     store.append(&stream, ExpectedVersion::NoStream, vec![event.clone()]).await.expect("append");

@@ -209,11 +209,12 @@ pub fn memory(config: CommandConfig) -> Harness {
     harness_on(Arc::new(MemoryEventStore::new()), config)
 }
 
-/// A store on a fresh, migrated database of the test cluster (`TALLY_TEST_DATABASE_URL`).
+/// A store on a fresh, migrated database of the test cluster (`TALLY_TEST_DATABASE_URL`). It runs on the
+/// database's own pool, which keeps the database for as long as the store lives (`tally_testkit`).
 pub async fn postgres_store() -> Arc<dyn EventStore> {
     let db = tally_testkit::fresh_database().await;
     tally_store::MIGRATOR.run(&db.pool).await.expect("migrate the test database");
-    let store = PgEventStore::connect(&db.url, PgStoreOptions::default()).await.expect("connect the store");
+    let store = PgEventStore::with_pool(db.pool.clone(), PgStoreOptions::default()).await.expect("open the store");
     Arc::new(store)
 }
 

@@ -13,12 +13,12 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use std::collections::BTreeMap;
 use tally_domain::inventory::Allocation;
-use tally_domain::{Inventory, InventoryEvent, Sku};
+use tally_domain::{InventoryEvent, Sku};
 use tally_store::RecordedEvent;
-use tracing::instrument;
 use uuid::Uuid;
 
-use super::rows::{decode, inconsistent, load, stream_key, to_i64, write_rows};
+use super::rows::{inconsistent, load_rows, to_i64, write_rows};
+use super::Model;
 use crate::error::ProjectionError;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -29,6 +29,9 @@ struct LevelRow {
     reserved: i64,
     position: i64,
     updated_at: DateTime<Utc>,
+    /// Whether the batch changed it (and writes it back).
+    #[sqlx(skip)]
+    changed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -89,25 +92,43 @@ const TOTALS_ON_CONFLICT: &str = "\
        set on_hand = excluded.on_hand, reserved = excluded.reserved, locations = excluded.locations,
            version = excluded.version, position = excluded.position, updated_at = excluded.updated_at";
 
-#[instrument(skip_all, fields(events = events.len()))]
-pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
-    let mut decoded = Vec::with_capacity(events.len());
-    for event in events {
-        let sku: Sku = stream_key::<Inventory>(event)?;
-        decoded.push((event, sku.to_string(), decode::<InventoryEvent>(event)?));
-    }
-    let keys: Vec<String> = decoded.iter().map(|(_, sku, _)| sku.clone()).collect();
-    // sku -> location -> level
-    let mut levels: BTreeMap<String, BTreeMap<String, LevelRow>> = BTreeMap::new();
-    for row in load::<LevelRow, _>(conn, LOAD, keys).await? {
-        levels.entry(row.sku.clone()).or_default().insert(row.location.clone(), row);
-    }
-    let mut totals: BTreeMap<String, TotalRow> = BTreeMap::new();
-    let mut ledger = Vec::new();
+/// The inventory model.
+pub(super) struct Inventory;
 
-    for (event, sku, inventory_event) in decoded {
+/// A batch's stock: every level of its SKUs, the totals and the ledger rows of its events.
+pub(super) struct Stock {
+    /// sku -> location -> level.
+    levels: BTreeMap<String, BTreeMap<String, LevelRow>>,
+    /// Each SKU's totals after the batch's last event of it.
+    totals: BTreeMap<String, TotalRow>,
+    ledger: Vec<LedgerRow>,
+}
+
+impl Model for Inventory {
+    type Stream = tally_domain::Inventory;
+    type Key = String;
+    type Batch = Stock;
+
+    fn key(sku: Sku) -> String {
+        sku.to_string()
+    }
+
+    async fn load(conn: &mut PgConnection, skus: Vec<String>) -> Result<Stock, ProjectionError> {
+        let mut levels: BTreeMap<String, BTreeMap<String, LevelRow>> = BTreeMap::new();
+        for row in load_rows::<LevelRow, _>(conn, LOAD, skus).await? {
+            levels.entry(row.sku.clone()).or_default().insert(row.location.clone(), row);
+        }
+        Ok(Stock { levels, totals: BTreeMap::new(), ledger: Vec::new() })
+    }
+
+    fn fold(
+        stock: &mut Stock,
+        event: &RecordedEvent,
+        sku: String,
+        inventory_event: InventoryEvent,
+    ) -> Result<(), ProjectionError> {
         let movement = movement(inventory_event);
-        let locations = levels.entry(sku.clone()).or_default();
+        let locations = stock.levels.entry(sku.clone()).or_default();
         for (location, (on_hand_delta, reserved_delta)) in &movement.deltas {
             let level = locations.entry(location.clone()).or_insert_with(|| LevelRow {
                 sku: sku.clone(),
@@ -116,6 +137,7 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
                 reserved: 0,
                 position: 0,
                 updated_at: event.recorded_at,
+                changed: false,
             });
             // Saturating: levels recorded before the input bounds may be huge; never a panic or a wrap.
             level.on_hand = level.on_hand.saturating_add(*on_hand_delta);
@@ -125,11 +147,12 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
             }
             level.position = to_i64(event.position);
             level.updated_at = event.recorded_at;
+            level.changed = true;
         }
         let total = total_of(&sku, locations, event);
         for (location, (on_hand_delta, reserved_delta)) in &movement.deltas {
             let Some(level) = locations.get(location) else { continue };
-            ledger.push(LedgerRow {
+            stock.ledger.push(LedgerRow {
                 position: to_i64(event.position),
                 location: location.clone(),
                 sku: sku.clone(),
@@ -151,55 +174,56 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
                 recorded_at: event.recorded_at,
             });
         }
-        totals.insert(sku, total);
+        stock.totals.insert(sku, total);
+        Ok(())
     }
 
-    // Only the levels this batch changed: their position is one of the batch's.
-    let first_position = events.first().map_or(0, |e| to_i64(e.position));
-    let changed: Vec<&LevelRow> =
-        levels.values().flat_map(BTreeMap::values).filter(|level| level.position >= first_position).collect();
-    write_rows!(
-        conn,
-        "inventory_levels",
-        changed,
-        [sku, location, on_hand, reserved, position, updated_at],
-        LEVELS_ON_CONFLICT
-    )?;
-    let totals: Vec<&TotalRow> = totals.values().collect();
-    write_rows!(
-        conn,
-        "inventory_totals",
-        totals,
-        [sku, on_hand, reserved, locations, version, position, updated_at],
-        TOTALS_ON_CONFLICT
-    )?;
-    write_rows!(
-        conn,
-        "stock_ledger",
-        ledger,
-        [
-            position,
-            location,
-            sku,
-            version,
-            kind,
-            reason,
-            order_id,
-            shipment_id,
-            return_id,
-            reference,
-            on_hand_delta,
-            reserved_delta,
-            on_hand_after,
-            reserved_after,
-            available_after,
-            sku_on_hand_after,
-            sku_reserved_after,
-            sku_available_after,
-            recorded_at,
-        ],
-        ""
-    )
+    async fn write(conn: &mut PgConnection, stock: Stock) -> Result<(), ProjectionError> {
+        let levels: Vec<&LevelRow> =
+            stock.levels.values().flat_map(BTreeMap::values).filter(|level| level.changed).collect();
+        write_rows!(
+            conn,
+            "inventory_levels",
+            levels,
+            [sku, location, on_hand, reserved, position, updated_at],
+            LEVELS_ON_CONFLICT
+        )?;
+        let totals: Vec<&TotalRow> = stock.totals.values().collect();
+        write_rows!(
+            conn,
+            "inventory_totals",
+            totals,
+            [sku, on_hand, reserved, locations, version, position, updated_at],
+            TOTALS_ON_CONFLICT
+        )?;
+        write_rows!(
+            conn,
+            "stock_ledger",
+            stock.ledger,
+            [
+                position,
+                location,
+                sku,
+                version,
+                kind,
+                reason,
+                order_id,
+                shipment_id,
+                return_id,
+                reference,
+                on_hand_delta,
+                reserved_delta,
+                on_hand_after,
+                reserved_after,
+                available_after,
+                sku_on_hand_after,
+                sku_reserved_after,
+                sku_available_after,
+                recorded_at,
+            ],
+            ""
+        )
+    }
 }
 
 /// The SKU's totals after `event`, from every location it has.

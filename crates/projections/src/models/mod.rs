@@ -1,10 +1,11 @@
 //! The read models: which projections exist, which tables each owns, which part of the log each reads, and how
 //! each applies a batch of events.
 //!
-//! Every model applies a batch the same set-based way: decode the batch, load the rows it touches with one query
-//! per table, fold the events over them in Rust (in log order), and write the changed rows back with one upsert
-//! per table. So a batch of 500 events costs a handful of statements, not 500 round trips. Models only use
-//! unqualified table names, so a rebuild can point them at fresh copies with `search_path`.
+//! Every model applies a batch the same set-based way, driven by [`apply`]: decode the batch, load the rows it
+//! touches with one query per table, fold the events over them in Rust (in log order), and write the changed rows
+//! back with one upsert per table. So a batch of 500 events costs a handful of statements, not 500 round trips.
+//! Each model says only what is its own, by implementing [`Model`]: its stream's key, its load, its fold, its
+//! write. Models only use unqualified table names, so a rebuild can point them at fresh copies with `search_path`.
 //!
 //! A model never reads another model's tables: each projection runs at its own position, so another model's rows
 //! may be behind or ahead of the event being applied. A model that needs facts from earlier events keeps them in
@@ -18,9 +19,17 @@ mod sales;
 
 use sqlx::PgConnection;
 use std::fmt;
+use std::future::Future;
+use tally_domain::Aggregate;
 use tally_store::{LogFilter, RecordedEvent};
+use tracing::instrument;
 
 use crate::error::ProjectionError;
+use inventory::Inventory;
+use orders::Orders;
+use products::Products;
+use rows::{decode, stream_key};
+use sales::Sales;
 
 /// A projection: one read model, its tables and its checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -83,10 +92,10 @@ impl ReadModel {
             return Ok(());
         }
         match self {
-            ReadModel::Products => products::apply(conn, events).await,
-            ReadModel::Inventory => inventory::apply(conn, events).await,
-            ReadModel::Orders => orders::apply(conn, events).await,
-            ReadModel::Sales => sales::apply(conn, events).await,
+            ReadModel::Products => apply::<Products>(conn, events).await,
+            ReadModel::Inventory => apply::<Inventory>(conn, events).await,
+            ReadModel::Orders => apply::<Orders>(conn, events).await,
+            ReadModel::Sales => apply::<Sales>(conn, events).await,
         }
     }
 }
@@ -95,6 +104,54 @@ impl fmt::Display for ReadModel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// What one read model adds to [`apply`], which does the rest the same way for every model.
+trait Model {
+    /// The aggregate whose streams the model reads: the events it decodes, the id in each stream's name.
+    type Stream: Aggregate;
+    /// A stream's id as the model's tables key it (a SKU as text, an order id as a UUID).
+    type Key: Ord + Clone + Send + 'static;
+    /// What one batch works on: the rows it loaded (and which of them it changed), and the rows it adds.
+    type Batch: Send;
+
+    /// The key of the stream with this id.
+    fn key(id: <Self::Stream as Aggregate>::Id) -> Self::Key;
+
+    /// Loads the rows of these keys (a key may repeat), with one query per table.
+    fn load(
+        conn: &mut PgConnection,
+        keys: Vec<Self::Key>,
+    ) -> impl Future<Output = Result<Self::Batch, ProjectionError>> + Send;
+
+    /// Applies one event (`event`, decoded as `data`, of the stream `key`) to the batch, in memory. An error
+    /// makes the event poison (see `error`).
+    fn fold(
+        batch: &mut Self::Batch,
+        event: &RecordedEvent,
+        key: Self::Key,
+        data: <Self::Stream as Aggregate>::Event,
+    ) -> Result<(), ProjectionError>;
+
+    /// Writes what the batch changed and added, with one statement per table.
+    fn write(conn: &mut PgConnection, batch: Self::Batch) -> impl Future<Output = Result<(), ProjectionError>> + Send;
+}
+
+/// Applies `events` to model `M`: decode each event and its stream's key, load the rows of every key at once,
+/// fold the events over them in log order, write the result at once.
+#[instrument(skip_all, fields(events = events.len()))]
+async fn apply<M: Model>(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+    let mut decoded = Vec::with_capacity(events.len());
+    for event in events {
+        let key = M::key(stream_key::<M::Stream>(event)?);
+        decoded.push((event, key, decode::<<M::Stream as Aggregate>::Event>(event)?));
+    }
+    let keys = decoded.iter().map(|(_, key, _)| key.clone()).collect();
+    let mut batch = M::load(conn, keys).await?;
+    for (event, key, data) in decoded {
+        M::fold(&mut batch, event, key, data)?;
+    }
+    M::write(conn, batch).await
 }
 
 #[cfg(test)]

@@ -12,10 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use tally_domain::order::{ItemLine, OrderLine, OrderStatus};
 use tally_domain::{Money, Order, OrderEvent, OrderId};
 use tally_store::RecordedEvent;
-use tracing::instrument;
 use uuid::Uuid;
 
-use super::rows::{decode, inconsistent, load, stream_key, to_i64, write_rows};
+use super::rows::{inconsistent, load_rows, to_i64, write_rows};
+use super::Model;
 use crate::error::ProjectionError;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -85,26 +85,44 @@ const ORDERS_ON_CONFLICT: &str = "\
 const LINES_ON_CONFLICT: &str = "\
     on conflict (order_id, line_no) do update set shipped = excluded.shipped, returned = excluded.returned";
 
-#[instrument(skip_all, fields(events = events.len()))]
-pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
-    let mut decoded = Vec::with_capacity(events.len());
-    for event in events {
-        let order_id: OrderId = stream_key::<Order>(event)?;
-        decoded.push((event, order_id.as_uuid(), decode::<OrderEvent>(event)?));
-    }
-    let keys: Vec<Uuid> = decoded.iter().map(|(_, id, _)| *id).collect();
-    let mut orders: BTreeMap<Uuid, OrderState> = BTreeMap::new();
-    for row in load::<OrderRow, _>(conn, LOAD_ORDERS, keys.clone()).await? {
-        orders.insert(row.order_id, OrderState { row, lines: Vec::new() });
-    }
-    for line in load::<LineRow, _>(conn, LOAD_LINES, keys).await? {
-        if let Some(order) = orders.get_mut(&line.order_id) {
-            order.lines.push(line);
-        }
-    }
-    let mut touched = BTreeSet::new();
+/// The orders model.
+pub(super) struct Orders;
 
-    for (event, order_id, order_event) in decoded {
+/// A batch's orders (with their lines), and which of them it changed.
+pub(super) struct OrderBook {
+    orders: BTreeMap<Uuid, OrderState>,
+    touched: BTreeSet<Uuid>,
+}
+
+impl Model for Orders {
+    type Stream = Order;
+    type Key = Uuid;
+    type Batch = OrderBook;
+
+    fn key(order_id: OrderId) -> Uuid {
+        order_id.as_uuid()
+    }
+
+    async fn load(conn: &mut PgConnection, order_ids: Vec<Uuid>) -> Result<OrderBook, ProjectionError> {
+        let mut orders: BTreeMap<Uuid, OrderState> = BTreeMap::new();
+        for row in load_rows::<OrderRow, _>(conn, LOAD_ORDERS, order_ids.clone()).await? {
+            orders.insert(row.order_id, OrderState { row, lines: Vec::new() });
+        }
+        for line in load_rows::<LineRow, _>(conn, LOAD_LINES, order_ids).await? {
+            if let Some(order) = orders.get_mut(&line.order_id) {
+                order.lines.push(line);
+            }
+        }
+        Ok(OrderBook { orders, touched: BTreeSet::new() })
+    }
+
+    fn fold(
+        book: &mut OrderBook,
+        event: &RecordedEvent,
+        order_id: Uuid,
+        order_event: OrderEvent,
+    ) -> Result<(), ProjectionError> {
+        let orders = &mut book.orders;
         match order_event {
             OrderEvent::OrderPlaced { customer_id, lines, total, placed_at, .. } => {
                 if orders.contains_key(&order_id) {
@@ -128,53 +146,56 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
             order.row.version = to_i64(event.stream_version);
             order.row.position = to_i64(event.position);
         }
-        touched.insert(order_id);
+        book.touched.insert(order_id);
+        Ok(())
     }
 
-    let changed: Vec<&OrderState> = touched.iter().filter_map(|id| orders.get(id)).collect();
-    let rows: Vec<&OrderRow> = changed.iter().map(|order| &order.row).collect();
-    let lines: Vec<&LineRow> = changed.iter().flat_map(|order| &order.lines).collect();
-    write_rows!(
-        conn,
-        "orders",
-        rows,
-        [
-            order_id,
-            customer_id,
-            status,
-            currency,
-            total_amount,
-            paid_amount,
-            refunded_amount,
-            line_count,
-            units,
-            shortages,
-            cancel_reason,
-            reserved_until,
-            placed_at,
-            confirmed_at,
-            rejected_at,
-            paid_at,
-            partially_shipped_at,
-            shipped_at,
-            delivered_at,
-            cancelled_at,
-            expired_at,
-            last_returned_at,
-            last_refunded_at,
-            updated_at,
-            version,
-            position,
-        ],
-        ORDERS_ON_CONFLICT
-    )?;
-    write_rows!(
-        conn,
-        "order_lines",
-        lines,
-        [order_id, line_no, sku, quantity, unit_price_amount, currency, shipped, returned],
-        LINES_ON_CONFLICT
-    )
+    async fn write(conn: &mut PgConnection, book: OrderBook) -> Result<(), ProjectionError> {
+        let changed: Vec<&OrderState> = book.touched.iter().filter_map(|id| book.orders.get(id)).collect();
+        let rows: Vec<&OrderRow> = changed.iter().map(|order| &order.row).collect();
+        let lines: Vec<&LineRow> = changed.iter().flat_map(|order| &order.lines).collect();
+        write_rows!(
+            conn,
+            "orders",
+            rows,
+            [
+                order_id,
+                customer_id,
+                status,
+                currency,
+                total_amount,
+                paid_amount,
+                refunded_amount,
+                line_count,
+                units,
+                shortages,
+                cancel_reason,
+                reserved_until,
+                placed_at,
+                confirmed_at,
+                rejected_at,
+                paid_at,
+                partially_shipped_at,
+                shipped_at,
+                delivered_at,
+                cancelled_at,
+                expired_at,
+                last_returned_at,
+                last_refunded_at,
+                updated_at,
+                version,
+                position,
+            ],
+            ORDERS_ON_CONFLICT
+        )?;
+        write_rows!(
+            conn,
+            "order_lines",
+            lines,
+            [order_id, line_no, sku, quantity, unit_price_amount, currency, shipped, returned],
+            LINES_ON_CONFLICT
+        )
+    }
 }
 
 fn line_rows(order_id: Uuid, lines: Vec<OrderLine>) -> Vec<LineRow> {

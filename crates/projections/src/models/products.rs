@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use tally_domain::catalog::ProductStatus;
 use tally_domain::{Product, ProductEvent, Sku};
 use tally_store::RecordedEvent;
-use tracing::instrument;
 
-use super::rows::{decode, inconsistent, load, stream_key, to_i64, write_rows};
+use super::rows::{inconsistent, load_rows, to_i64, write_rows};
+use super::Model;
 use crate::error::ProjectionError;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -35,19 +35,36 @@ const ON_CONFLICT: &str = "\
            status = excluded.status, version = excluded.version, position = excluded.position,
            updated_at = excluded.updated_at";
 
-#[instrument(skip_all, fields(events = events.len()))]
-pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
-    let mut decoded = Vec::with_capacity(events.len());
-    for event in events {
-        let sku: Sku = stream_key::<Product>(event)?;
-        decoded.push((event, sku.to_string(), decode::<ProductEvent>(event)?));
-    }
-    let keys: Vec<String> = decoded.iter().map(|(_, sku, _)| sku.clone()).collect();
-    let mut rows: BTreeMap<String, ProductRow> =
-        load::<ProductRow, _>(conn, LOAD, keys).await?.into_iter().map(|row| (row.sku.clone(), row)).collect();
-    let mut touched = BTreeSet::new();
+/// The products model.
+pub(super) struct Products;
 
-    for (event, sku, product_event) in decoded {
+/// A batch's catalog: the rows of its SKUs, and which of them it changed.
+pub(super) struct Catalog {
+    rows: BTreeMap<String, ProductRow>,
+    touched: BTreeSet<String>,
+}
+
+impl Model for Products {
+    type Stream = Product;
+    type Key = String;
+    type Batch = Catalog;
+
+    fn key(sku: Sku) -> String {
+        sku.to_string()
+    }
+
+    async fn load(conn: &mut PgConnection, skus: Vec<String>) -> Result<Catalog, ProjectionError> {
+        let rows = load_rows::<ProductRow, _>(conn, LOAD, skus).await?;
+        Ok(Catalog { rows: rows.into_iter().map(|row| (row.sku.clone(), row)).collect(), touched: BTreeSet::new() })
+    }
+
+    fn fold(
+        catalog: &mut Catalog,
+        event: &RecordedEvent,
+        sku: String,
+        product_event: ProductEvent,
+    ) -> Result<(), ProjectionError> {
+        let rows = &mut catalog.rows;
         match product_event {
             ProductEvent::ProductRegistered { name, price, .. } => {
                 if rows.contains_key(&sku) {
@@ -67,29 +84,32 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
                 rows.insert(sku.clone(), row);
             }
             ProductEvent::ProductRepriced { price, .. } => {
-                let row = existing(&mut rows, &sku, event)?;
+                let row = existing(rows, &sku, event)?;
                 row.price_amount = price.minor();
                 row.currency = price.currency().to_string();
             }
             ProductEvent::ProductDiscontinued {} => {
-                existing(&mut rows, &sku, event)?.status = status_name(ProductStatus::Discontinued).to_owned();
+                existing(rows, &sku, event)?.status = status_name(ProductStatus::Discontinued).to_owned();
             }
         }
-        let row = existing(&mut rows, &sku, event)?;
+        let row = existing(rows, &sku, event)?;
         row.version = to_i64(event.stream_version);
         row.position = to_i64(event.position);
         row.updated_at = event.recorded_at;
-        touched.insert(sku);
+        catalog.touched.insert(sku);
+        Ok(())
     }
 
-    let changed: Vec<&ProductRow> = touched.iter().filter_map(|sku| rows.get(sku)).collect();
-    write_rows!(
-        conn,
-        "products",
-        changed,
-        [sku, name, price_amount, currency, status, version, position, registered_at, updated_at],
-        ON_CONFLICT
-    )
+    async fn write(conn: &mut PgConnection, catalog: Catalog) -> Result<(), ProjectionError> {
+        let changed: Vec<&ProductRow> = catalog.touched.iter().filter_map(|sku| catalog.rows.get(sku)).collect();
+        write_rows!(
+            conn,
+            "products",
+            changed,
+            [sku, name, price_amount, currency, status, version, position, registered_at, updated_at],
+            ON_CONFLICT
+        )
+    }
 }
 
 fn existing<'a>(

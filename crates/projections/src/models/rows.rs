@@ -1,6 +1,6 @@
-//! What every model needs to move rows between PostgreSQL and Rust in bulk, and to read events.
+//! What every model needs to move rows between PostgreSQL and Rust in bulk, and what `apply` needs to read events.
 //!
-//! Rows travel in PostgreSQL's binary format, typed. [`load`] reads the rows of a batch's keys into a struct that
+//! Rows travel in PostgreSQL's binary format, typed. [`load_rows`] reads the rows of a batch's keys into a struct that
 //! derives `sqlx::FromRow` (fields named like the columns). [`write_rows!`] writes a whole batch of such structs
 //! with one statement: one array parameter per column, turned back into rows by `unnest`. A profile of the
 //! rebuild showed that the JSON these used before (`to_jsonb` loads, `jsonb_populate_recordset` writes) cost
@@ -72,7 +72,11 @@ pub(super) fn inconsistent(event: &RecordedEvent, reason: impl Into<String>) -> 
 /// empty (a new database, a rebuild's fresh copies) and grow fast, and a cached generic plan made while a table
 /// was empty (a sequential scan) stayed in use after it held tens of thousands of rows, turning a 0.3 ms row load
 /// into 180 ms. The writes keep their prepared plans: an insert's plan does not depend on the table's size.
-pub(super) async fn load<T, K>(conn: &mut PgConnection, sql: &str, mut keys: Vec<K>) -> Result<Vec<T>, ProjectionError>
+pub(super) async fn load_rows<T, K>(
+    conn: &mut PgConnection,
+    sql: &str,
+    mut keys: Vec<K>,
+) -> Result<Vec<T>, ProjectionError>
 where
     K: Ord + Send + 'static,
     Vec<K>: for<'q> Encode<'q, Postgres> + Type<Postgres>,

@@ -25,10 +25,10 @@ use std::sync::LazyLock;
 use tally_domain::order::{ItemLine, OrderLine};
 use tally_domain::{Order, OrderEvent, OrderId};
 use tally_store::RecordedEvent;
-use tracing::instrument;
 use uuid::Uuid;
 
-use super::rows::{add_capped, capped_sums, decode, inconsistent, load, stream_key, write_rows};
+use super::rows::{add_capped, capped_sums, inconsistent, load_rows, write_rows};
+use super::Model;
 use crate::error::ProjectionError;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -155,21 +155,39 @@ static LOST_ON_CONFLICT: LazyLock<String> = LazyLock::new(|| {
     format!("on conflict (day, sku, currency) do update set {sums}")
 });
 
-#[instrument(skip_all, fields(events = events.len()))]
-pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
-    let mut decoded = Vec::with_capacity(events.len());
-    for event in events {
-        let order_id: OrderId = stream_key::<Order>(event)?;
-        decoded.push((event, order_id.as_uuid(), decode::<OrderEvent>(event)?));
-    }
-    let keys: Vec<Uuid> = decoded.iter().map(|(_, id, _)| *id).collect();
-    let mut orders: BTreeMap<Uuid, SalesOrderRow> =
-        load::<SalesOrderRow, _>(conn, LOAD, keys).await?.into_iter().map(|row| (row.order_id, row)).collect();
-    let mut changed = BTreeSet::new();
-    let mut deltas = Deltas::default();
+/// The sales model.
+pub(super) struct Sales;
 
-    for (event, order_id, order_event) in decoded {
+/// A batch's orders as the model remembers them (and which of them it changed), and the sums it adds.
+pub(super) struct SalesBatch {
+    orders: BTreeMap<Uuid, SalesOrderRow>,
+    changed: BTreeSet<Uuid>,
+    deltas: Deltas,
+}
+
+impl Model for Sales {
+    type Stream = Order;
+    type Key = Uuid;
+    type Batch = SalesBatch;
+
+    fn key(order_id: OrderId) -> Uuid {
+        order_id.as_uuid()
+    }
+
+    async fn load(conn: &mut PgConnection, order_ids: Vec<Uuid>) -> Result<SalesBatch, ProjectionError> {
+        let rows = load_rows::<SalesOrderRow, _>(conn, LOAD, order_ids).await?;
+        let orders = rows.into_iter().map(|row| (row.order_id, row)).collect();
+        Ok(SalesBatch { orders, changed: BTreeSet::new(), deltas: Deltas::default() })
+    }
+
+    fn fold(
+        batch: &mut SalesBatch,
+        event: &RecordedEvent,
+        order_id: Uuid,
+        order_event: OrderEvent,
+    ) -> Result<(), ProjectionError> {
         let day = event.recorded_at.date_naive();
+        let (orders, deltas) = (&mut batch.orders, &mut batch.deltas);
         if let OrderEvent::OrderPlaced { lines, currency, .. } = order_event {
             if orders.contains_key(&order_id) {
                 return Err(inconsistent(event, format!("order {order_id} placed twice")));
@@ -182,8 +200,8 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
                 withdrawn: false,
             };
             orders.insert(order_id, row);
-            changed.insert(order_id);
-            continue;
+            batch.changed.insert(order_id);
+            return Ok(());
         }
         let order = orders
             .get_mut(&order_id)
@@ -192,7 +210,7 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
         match order_event {
             OrderEvent::OrderConfirmed { .. } => {
                 order.confirmed = true;
-                changed.insert(order_id);
+                batch.changed.insert(order_id);
                 add_capped(&mut deltas.daily(day, &currency).orders, 1);
                 for line in order.lines.iter() {
                     let (units, amount) = value(line, line.quantity.get());
@@ -219,13 +237,13 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
             OrderEvent::OrderCancelled { unshipped_lines, .. } | OrderEvent::OrderExpired { unshipped_lines, .. } => {
                 if order.confirmed && !order.withdrawn {
                     order.withdrawn = true;
-                    changed.insert(order_id);
+                    batch.changed.insert(order_id);
                     add_capped(&mut deltas.daily(day, &currency).cancelled_orders, 1);
-                    take_back(&mut deltas, day, &currency, &order.lines, &unshipped_lines, event, Kind::Cancelled)?;
+                    take_back(deltas, day, &currency, &order.lines, &unshipped_lines, event, Kind::Cancelled)?;
                 }
             }
             OrderEvent::ReturnReceived { lines: returned, .. } => {
-                take_back(&mut deltas, day, &currency, &order.lines, &returned, event, Kind::Returned)?;
+                take_back(deltas, day, &currency, &order.lines, &returned, event, Kind::Returned)?;
             }
             OrderEvent::RefundIssued { amount, .. } => {
                 add_capped(&mut deltas.daily(day, amount.currency().as_str()).refunded_amount, amount.minor());
@@ -235,57 +253,61 @@ pub(super) async fn apply(conn: &mut PgConnection, events: &[RecordedEvent]) -> 
             | OrderEvent::ShipmentDispatched { .. }
             | OrderEvent::OrderDelivered {} => {}
         }
+        Ok(())
     }
 
-    let rows: Vec<&SalesOrderRow> = changed.iter().filter_map(|id| orders.get(id)).collect();
-    write_rows!(conn, "sales_orders", rows, [order_id, currency, lines, confirmed, withdrawn], ORDERS_ON_CONFLICT)?;
-    let daily: Vec<DailyRow> = deltas.daily.into_values().collect();
-    write_rows!(
-        conn,
-        "sales_daily",
-        daily,
-        [
-            day,
-            currency,
-            orders,
-            cancelled_orders,
-            units_sold,
-            units_cancelled,
-            units_returned,
-            revenue_amount,
-            cancelled_amount,
-            returned_amount,
-            refunded_amount,
-        ],
-        &DAILY_ON_CONFLICT
-    )?;
-    let per_sku: Vec<SkuRow> = deltas.per_sku.into_values().collect();
-    write_rows!(
-        conn,
-        "sales_daily_sku",
-        per_sku,
-        [
-            day,
-            sku,
-            currency,
-            orders,
-            units_sold,
-            units_cancelled,
-            units_returned,
-            revenue_amount,
-            cancelled_amount,
-            returned_amount,
-        ],
-        &SKU_ON_CONFLICT
-    )?;
-    let lost: Vec<LostRow> = deltas.lost.into_values().collect();
-    write_rows!(
-        conn,
-        "lost_demand_daily",
-        lost,
-        [day, sku, currency, rejected_orders, units_requested, units_available, lost_revenue_amount],
-        &LOST_ON_CONFLICT
-    )
+    async fn write(conn: &mut PgConnection, batch: SalesBatch) -> Result<(), ProjectionError> {
+        let SalesBatch { orders, changed, deltas } = batch;
+        let rows: Vec<&SalesOrderRow> = changed.iter().filter_map(|id| orders.get(id)).collect();
+        write_rows!(conn, "sales_orders", rows, [order_id, currency, lines, confirmed, withdrawn], ORDERS_ON_CONFLICT)?;
+        let daily: Vec<DailyRow> = deltas.daily.into_values().collect();
+        write_rows!(
+            conn,
+            "sales_daily",
+            daily,
+            [
+                day,
+                currency,
+                orders,
+                cancelled_orders,
+                units_sold,
+                units_cancelled,
+                units_returned,
+                revenue_amount,
+                cancelled_amount,
+                returned_amount,
+                refunded_amount,
+            ],
+            &DAILY_ON_CONFLICT
+        )?;
+        let per_sku: Vec<SkuRow> = deltas.per_sku.into_values().collect();
+        write_rows!(
+            conn,
+            "sales_daily_sku",
+            per_sku,
+            [
+                day,
+                sku,
+                currency,
+                orders,
+                units_sold,
+                units_cancelled,
+                units_returned,
+                revenue_amount,
+                cancelled_amount,
+                returned_amount,
+            ],
+            &SKU_ON_CONFLICT
+        )?;
+        let lost: Vec<LostRow> = deltas.lost.into_values().collect();
+        write_rows!(
+            conn,
+            "lost_demand_daily",
+            lost,
+            [day, sku, currency, rejected_orders, units_requested, units_available, lost_revenue_amount],
+            &LOST_ON_CONFLICT
+        )
+    }
 }
 
 #[derive(Clone, Copy)]

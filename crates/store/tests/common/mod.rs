@@ -12,8 +12,9 @@ pub async fn migrated_database() -> TestDatabase {
     db
 }
 
-/// A store on a fresh, migrated database, through the production constructor.
+/// A store on a fresh, migrated database. It runs on the database's own pool, which keeps the database for as long
+/// as the store lives (`tally_testkit`); the tests that hold their `TestDatabase` cover `PgEventStore::connect`.
 pub async fn postgres_store() -> PgEventStore {
     let db = migrated_database().await;
-    PgEventStore::connect(&db.url, PgStoreOptions::default()).await.expect("connect the store")
+    PgEventStore::with_pool(db.pool.clone(), PgStoreOptions::default()).await.expect("open the store")
 }
