@@ -9,7 +9,6 @@
 //! always fits): an event recorded before the input bounds can never stop the projection.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sqlx::PgConnection;
 use std::collections::BTreeMap;
 use tally_domain::inventory::Allocation;
@@ -263,7 +262,7 @@ fn movement(event: InventoryEvent) -> Movement {
             Movement { order_id: Some(order_id.as_uuid()), ..base("reserved", per_location(&allocations, 0, 1)) }
         }
         InventoryEvent::ReservationReleased { order_id, reason, allocations } => Movement {
-            reason: Some(serde_name(&reason)),
+            reason: Some(reason.as_str().to_owned()),
             order_id: Some(order_id.as_uuid()),
             ..base("released", per_location(&allocations, 0, -1))
         },
@@ -290,12 +289,4 @@ fn per_location(allocations: &[Allocation], on_hand_sign: i64, reserved_sign: i6
         delta.1 = delta.1.saturating_add(reserved_sign * quantity);
     }
     deltas
-}
-
-/// The snake_case name serde gives a unit enum variant (`cancelled`, `expired`, ...).
-fn serde_name<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(name)) => name,
-        _ => String::new(),
-    }
 }

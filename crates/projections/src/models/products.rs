@@ -75,7 +75,7 @@ impl Model for Products {
                     name,
                     price_amount: price.minor(),
                     currency: price.currency().to_string(),
-                    status: status_name(ProductStatus::Active).to_owned(),
+                    status: ProductStatus::Active.as_str().to_owned(),
                     version: 0,
                     position: 0,
                     registered_at: event.recorded_at,
@@ -89,7 +89,7 @@ impl Model for Products {
                 row.currency = price.currency().to_string();
             }
             ProductEvent::ProductDiscontinued {} => {
-                existing(rows, &sku, event)?.status = status_name(ProductStatus::Discontinued).to_owned();
+                existing(rows, &sku, event)?.status = ProductStatus::Discontinued.as_str().to_owned();
             }
         }
         let row = existing(rows, &sku, event)?;
@@ -118,11 +118,4 @@ fn existing<'a>(
     event: &RecordedEvent,
 ) -> Result<&'a mut ProductRow, ProjectionError> {
     rows.get_mut(sku).ok_or_else(|| inconsistent(event, format!("product {sku} was never registered")))
-}
-
-fn status_name(status: ProductStatus) -> &'static str {
-    match status {
-        ProductStatus::Active => "active",
-        ProductStatus::Discontinued => "discontinued",
-    }
 }
