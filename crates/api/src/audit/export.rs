@@ -238,6 +238,7 @@ pub(super) async fn export(State(state): State<AppState>, params: Params) -> Res
             return Err(not_found(format!("there is no stream {stream:?}")));
         }
     }
-    let lines = export_lines(Arc::clone(&state.store), range, format);
+    // Fused: a body may be polled again after its end (the gzip encoder does), which an `unfold` stream forbids.
+    let lines = export_lines(Arc::clone(&state.store), range, format).fuse();
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(lines)).into_response())
 }
