@@ -15,6 +15,11 @@ pub struct Cli {
     #[arg(long, env = "TALLY_LOG_FORMAT", global = true, value_enum)]
     pub log_format: Option<LogFormat>,
 
+    /// Export traces (every span at the log level and above) to this OpenTelemetry collector over OTLP/HTTP
+    /// (protobuf), e.g. `http://localhost:4318`; spans go to `<endpoint>/v1/traces`. Off when not given.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", global = true, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -78,6 +83,11 @@ pub struct ServeArgs {
     /// analyst and auditor. Limits are per node.
     #[arg(long, env = "TALLY_RATE_LIMITS", default_value = "")]
     pub rate_limits: tally_api::limits::RoleLimits,
+
+    /// How long a request may take to begin its answer before it is answered 503 `unavailable` (the live tail,
+    /// the export, verification and digests excepted: they take as long as the log is long).
+    #[arg(long, env = "TALLY_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: std::time::Duration,
 
     /// Serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate chain: PEM, the server's certificate first, then
     /// any intermediates. Needs `--tls-key`.

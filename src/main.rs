@@ -51,8 +51,16 @@ async fn main() -> ExitCode {
     // asks for the default (it panicked without one). Installed first, so the KurrentDB client uses it too.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
-    match run(cli.command).await {
+    let telemetry = match telemetry::init(cli.log_format, cli.otlp_endpoint.as_deref()) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("tally: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = run(cli.command).await;
+    telemetry.shutdown();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("tally: {error:#}");
@@ -124,6 +132,7 @@ async fn run(command: Command) -> Result<()> {
 async fn serve(args: ServeArgs) -> Result<()> {
     let demo = args.demo;
     let rate_limits = args.rate_limits;
+    let request_timeout = args.request_timeout;
     let demo_keys_file = args.database.data_dir.join("demo-keys.env");
     // Read before anything starts, so a bad certificate or key fails at once and leaves nothing running.
     let tls = match (&args.tls_cert, &args.tls_key) {
@@ -146,6 +155,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         let projector = Projector::new(Arc::clone(&store), pool.clone(), ProjectorOptions::default());
         let mut state = tally_api::AppState::new(pool.clone(), Arc::clone(&store), commands.clone(), projector.clone());
         state.limits = rate_limits;
+        state.request_timeout = request_timeout;
+        // Built before anything appends: the first router installs the process's metrics recorder.
+        let app = tally_api::router(state.clone());
         if demo {
             demo::seed(&commands).await.context("add demo data")?;
             demo::issue_keys(&state, &demo_keys_file).await.context("issue the demo keys")?;
@@ -175,7 +187,6 @@ async fn serve(args: ServeArgs) -> Result<()> {
             tokio::spawn(state.keys.clone().follow(stopped)),
         ];
 
-        let app = tally_api::router(state);
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(address = %listener.local_addr()?, scheme, "listening");
         let served = match tls {

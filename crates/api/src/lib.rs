@@ -17,7 +17,10 @@
 //! - [`limits`]: rate limits per API key: the policy of each role, the in-memory limiter (per node), and the
 //!   `RateLimit-Policy` / `RateLimit` / `Retry-After` headers of its decisions.
 //! - `extract`: `ApiJson`, `ApiQuery`, `ApiPath`: axum's extractors with problem+json rejections.
-//! - `metrics`: `/metrics` in Prometheus' text format, and the middleware that counts HTTP requests.
+//! - `layers`: the standard middleware of every route (tower-http): `X-Request-Id`, a trace span per request
+//!   (and the OpenTelemetry parent from `traceparent`), gzip for large answers, and the request timeout (503).
+//! - `metrics`: `/metrics` (the `metrics` crate's Prometheus exporter, one recorder per process), and the
+//!   middleware that counts HTTP requests by route, method and status.
 //! - `ops`: `/healthz` (the process answers), `/readyz` (the database and the event store answer promptly) and
 //!   `/openapi.json`.
 //! - `openapi`: the OpenAPI 3.1 document of the whole API, assembled from the handlers' `#[utoipa::path]`
@@ -32,6 +35,7 @@ mod commands;
 mod error;
 mod extract;
 pub mod idempotency;
+mod layers;
 pub mod limits;
 mod metrics;
 mod openapi;
@@ -44,6 +48,7 @@ mod storable;
 mod test_support;
 
 pub use extract::{ApiJson, ApiPath, ApiQuery};
+pub use layers::DEFAULT_REQUEST_TIMEOUT;
 pub use problem::{Problem, ProblemKind};
 
 use auth::{Access, ApiRoutes, Endpoint, Guard, KeyRegistry};
@@ -51,9 +56,11 @@ use axum::{Extension, Router};
 use limits::{RateLimiter, RoleLimits};
 use sqlx::PgPool;
 use std::sync::Arc;
+use std::time::Duration;
 use tally_commands::Commands;
 use tally_projections::Projector;
 use tally_store::EventStore;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 /// What every handler may use. Cheap to clone: each field is a handle.
 #[derive(Clone)]
@@ -71,26 +78,45 @@ pub struct AppState {
     /// The requests each key may send, per role, and what each has spent (in this process).
     pub limits: RoleLimits,
     pub limiter: RateLimiter,
+    /// How long a request may take to begin its answer before it is answered 503 (the whole-log audit routes
+    /// excepted: see `layers`).
+    pub request_timeout: Duration,
 }
 
 impl AppState {
     /// The state of one node: `keys` is a new registry over `store` and `pool`.
     pub fn new(pool: PgPool, store: Arc<dyn EventStore>, commands: Commands, projector: Projector) -> Self {
         let keys = KeyRegistry::new(Arc::clone(&store), pool.clone());
-        AppState { pool, store, commands, projector, keys, limits: RoleLimits::default(), limiter: RateLimiter::new() }
+        AppState {
+            pool,
+            store,
+            commands,
+            projector,
+            keys,
+            limits: RoleLimits::default(),
+            limiter: RateLimiter::new(),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
     }
 }
 
-/// The whole HTTP API.
+/// The whole HTTP API. Building the first router of a process installs its metrics recorder.
 pub fn router(state: AppState) -> Router {
+    metrics::prometheus();
     let (routes, endpoints, generated) = routes(&state).into_parts();
     let document = ops::OpenApiDocument::new(&openapi::document(generated, &endpoints));
+    // Each `layer` wraps the ones before it: a request passes them from the last to the first.
     routes
         .layer(Extension(document))
         .fallback(problem::no_such_route)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(axum::middleware::from_fn(storable::refuse_unstorable_uri))
+        .layer(layers::compression())
         .layer(axum::middleware::from_fn(metrics::record))
+        .layer(layers::trace())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(layers::NewRequestId))
+        .layer(axum::middleware::map_request(layers::drop_unusable_request_id))
         .with_state(state)
 }
 
@@ -108,6 +134,7 @@ pub fn openapi_document(state: &AppState) -> serde_json::Value {
 fn routes(state: &AppState) -> ApiRoutes {
     let guard = Guard::new(state.keys.clone(), state.limiter.clone(), state.limits);
     let section = || ApiRoutes::new(guard.clone());
+    let time_limit = axum::middleware::from_fn_with_state(state.request_timeout, layers::time_limit);
     section()
         .merge(commands::routes(section()))
         .merge(queries::routes(section()))
@@ -115,4 +142,6 @@ fn routes(state: &AppState) -> ApiRoutes {
         .merge(ops::routes(section()))
         .get("/problems/{kind}", Access::Public, problem::describe)
         .get("/metrics", Access::Metrics, metrics::metrics)
+        .map_router(|timed| timed.layer(time_limit))
+        .merge(audit::whole_log_routes(section()))
 }

@@ -12,6 +12,10 @@
 //! store already holds one of them (`DuplicateEventId`, or seen in the tail after a conflict), an earlier attempt
 //! of that command was recorded: the command is taken out of the batch with [`CommandError::AlreadyRecorded`]
 //! (its caller answers from the log) and the rest of the batch is decided again.
+//!
+//! **Figures** (the `metrics` crate; `GET /metrics` shows them): the events each batch recorded by type
+//! (`tally_events_appended_total`), conflicts (`tally_command_conflicts_total`) and repeated appends
+//! (`tally_command_append_retries_total`), per aggregate.
 
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -97,6 +101,7 @@ where
 {
     match decide_and_append(shared, stream_id, current, &jobs).await {
         Ok(settled) => {
+            count_recorded(&settled.answers);
             for (job, answer) in jobs.into_iter().zip(settled.answers) {
                 let answer = answer.map(|events| Outcome {
                     state: Arc::clone(&settled.snapshot.state),
@@ -117,6 +122,19 @@ where
             None
         }
     }
+}
+
+/// Counts the events a batch recorded, by type (`tally_events_appended_total`: orders placed, confirmed,
+/// rejected, and every other event).
+fn count_recorded<E: tally_domain::Event>(answers: &[Result<Vec<Recorded<E>>, CommandError>]) {
+    for recorded in answers.iter().flatten().flatten() {
+        metrics::counter!("tally_events_appended_total", "event_type" => recorded.event.event_type()).increment(1);
+    }
+}
+
+/// The `aggregate` label of a stream's figures: its stream prefix without the dash (`inventory`, `order`).
+fn aggregate<A: Aggregate>() -> &'static str {
+    A::STREAM_PREFIX.trim_end_matches('-')
 }
 
 /// Decides the batch and appends its events, catching up and deciding again on each conflict (bounded).
@@ -174,6 +192,7 @@ where
                 recorded_before[job] = true;
             }
             Err(StoreError::WrongExpectedVersion { .. }) => {
+                metrics::counter!("tally_command_conflicts_total", "aggregate" => aggregate::<A>()).increment(1);
                 conflicts += 1;
                 if conflicts > retry.max_retries {
                     warn!(stream.id = %stream_id, attempts = conflicts, "giving up: the stream kept moving");
@@ -292,6 +311,7 @@ async fn append<A: Aggregate>(
             Err(error) if error.is_unavailable() && retry.retries_unavailable(failures, started.elapsed()) => {
                 failures += 1;
                 warn!(stream.id = %stream_id, error = %error, attempt = failures, "append failed, repeating it");
+                metrics::counter!("tally_command_append_retries_total", "aggregate" => aggregate::<A>()).increment(1);
                 tokio::time::sleep(retry.delay(failures)).await;
             }
             outcome => return outcome,

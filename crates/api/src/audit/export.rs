@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use serde::Deserialize;
 use std::sync::Arc;
 use tally_audit::export::{export_lines, ExportFormat, LogRange};
@@ -112,6 +113,7 @@ pub(super) async fn export(
             return Err(not_found(format!("there is no stream {stream:?}")));
         }
     }
-    let lines = export_lines(Arc::clone(&state.store), range, format);
+    // Fused: a body may be polled again after its end (the gzip encoder does), which an `unfold` stream forbids.
+    let lines = export_lines(Arc::clone(&state.store), range, format).fuse();
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(lines)).into_response())
 }

@@ -31,20 +31,29 @@ use crate::problem::{Problem, ProblemKind};
 use axum::http::StatusCode;
 use tally_store::StoreError;
 
+/// The audit routes that answer a page (or open the tail of `/v1/events?follow=true`, whose head comes at once):
+/// under the request timeout like every other route.
 pub(crate) fn routes(routes: ApiRoutes) -> ApiRoutes {
     routes
         .get("/v1/streams/{stream_id}/events", Access::Audit, log::stream_events)
         .get("/v1/events", Access::Audit, log::global_log)
-        .get("/v1/events/stream", Access::Audit, tail::live_tail)
         .get("/v1/orders/{id}/history", Access::Audit, history::order_history)
+        .get("/v1/audit/digests", Access::Audit, verify::list)
+        .get("/v1/audit/digests/{id}", Access::Audit, verify::one)
+}
+
+/// The audit routes routed outside the request timeout ([`crate::layers`]): the live tail and the export stream
+/// for as long as the client reads, and verification and digests read the whole log before they answer, which
+/// takes as long as the log is long.
+pub(crate) fn whole_log_routes(routes: ApiRoutes) -> ApiRoutes {
+    routes
+        .get("/v1/events/stream", Access::Audit, tail::live_tail)
+        .get("/v1/export", Access::Audit, export::export)
         .get("/v1/audit/verify", Access::Audit, verify::verify_chains)
         .get("/v1/audit/digest", Access::Audit, verify::take_digest)
-        .get("/v1/audit/digests", Access::Audit, verify::list)
         .post("/v1/audit/digests", Access::Audit, idempotent(verify::take_digest_created))
-        .get("/v1/audit/digests/{id}", Access::Audit, verify::one)
         .post("/v1/audit/digests/{id}/verification", Access::Audit, idempotent(verify::check))
         .get("/v1/audit/digests/{id}/verification", Access::Audit, verify::check)
-        .get("/v1/export", Access::Audit, export::export)
 }
 
 /// A store failure as a problem: unavailable backends are 503 with `Retry-After`, anything else a 500. The

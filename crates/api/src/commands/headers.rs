@@ -5,8 +5,9 @@
 //! - Actor: the authenticated API key ([`Caller`], set by the guard), as `apikey-{uuid}` with the key's name; a
 //!   client cannot choose it. `X-Actor` (1 to 128 printable ASCII characters) says on whose behalf the client
 //!   acts (a back-office user, a customer) and is recorded as `claimed_actor`, never as the actor.
-//! - Correlation: `X-Request-Id` becomes the correlation id when it is a UUID; `traceparent` gives the trace id.
-//!   [`request_id`] gives a request without one a new UUID and echoes the id on every response.
+//! - Correlation: `X-Request-Id` becomes the correlation id when it is a UUID (a request without one has been
+//!   given a new UUID by [`crate::layers`]); `traceparent` gives the trace id, or, when the request came without
+//!   one and OpenTelemetry export is on, the trace Tally started for it.
 //! - `If-Match: "<version>"` (one strong ETag) becomes the command's expected version; `*` means "any version";
 //!   anything else is a 400.
 //! - `ETag: "<version>"` is the stream version after the command, `Tally-Position` the global position of the last
@@ -14,19 +15,17 @@
 
 use crate::auth::Caller;
 use crate::idempotency::IdempotencyKey;
+use crate::layers::{current_traceparent, TRACEPARENT, X_REQUEST_ID};
 use crate::problem::{Problem, ProblemKind};
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use tally_commands::CommandContext;
 
-pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub(crate) static X_ACTOR: HeaderName = HeaderName::from_static("x-actor");
-pub(crate) static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 pub(crate) static TALLY_POSITION: HeaderName = HeaderName::from_static("tally-position");
 
 /// The actor recorded for a request without a caller (only public routes have none, and they run no command).
@@ -62,10 +61,11 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
         let claimed_actor = claimed_actor(headers)?;
         let caller = parts.extensions.get::<Caller>();
         let idempotency = parts.extensions.get::<IdempotencyKey>().cloned();
+        let traceparent = text(headers, &TRACEPARENT).map(str::to_owned).or_else(current_traceparent);
         let mut context = CommandContext::from_request(
             caller.map_or_else(|| ANONYMOUS.to_owned(), Caller::actor),
             text(headers, &X_REQUEST_ID),
-            text(headers, &TRACEPARENT),
+            traceparent.as_deref(),
             idempotency.as_ref().map(IdempotencyKey::run),
         );
         context.actor_name = caller.map(|caller| caller.name.to_string());
@@ -140,23 +140,6 @@ pub(crate) fn with_change_headers(response: &mut Response, version: Option<u64>,
     if let Some(position) = position {
         headers.insert(TALLY_POSITION.clone(), HeaderValue::from(position));
     }
-}
-
-/// Middleware: gives a request without a usable `X-Request-Id` a new one and echoes the id on the response
-/// (replays of an idempotent request included: the id is this request's, not the first one's).
-pub(crate) async fn request_id(mut request: Request, next: Next) -> Response {
-    let usable = |v: &HeaderValue| !v.is_empty() && v.len() <= 200 && v.to_str().is_ok();
-    let id = match request.headers().get(&X_REQUEST_ID) {
-        Some(value) if usable(value) => value.clone(),
-        _ => {
-            let id = HeaderValue::from_str(&uuid::Uuid::now_v7().to_string()).expect("a uuid is a header value");
-            request.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
-            id
-        }
-    };
-    let mut response = next.run(request).await;
-    response.headers_mut().insert(X_REQUEST_ID.clone(), id);
-    response
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! runs it through `tally_commands::Commands`, and answers with the resource's new state.
 //!
 //! Every route but `POST /v1/keys` is wrapped in [`crate::idempotency::idempotent`] (the `Idempotency-Key` contract), and the whole
-//! group has a body limit ([`BODY_LIMIT`], 413 beyond it) and echoes `X-Request-Id` ([`headers::request_id`]).
+//! group has a body limit ([`BODY_LIMIT`], 413 beyond it). `X-Request-Id` is every route's ([`crate::layers`]).
 //!
 //! - `products`: register, reprice, discontinue.
 //! - `inventory`: receipts and adjustments.
@@ -28,7 +28,5 @@ pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 
 pub(crate) fn routes(routes: ApiRoutes) -> ApiRoutes {
     let routes = keys::routes(orders::routes(inventory::routes(products::routes(routes))));
-    routes.map_router(|router| {
-        router.layer(DefaultBodyLimit::max(BODY_LIMIT)).layer(axum::middleware::from_fn(headers::request_id))
-    })
+    routes.map_router(|router| router.layer(DefaultBodyLimit::max(BODY_LIMIT)))
 }

@@ -9,6 +9,9 @@
 //! same transaction, so they are all written or none is; a failure of the transaction fails every append in it
 //! (the callers retry idempotently), never reports a false success. When a batch finds the database unreachable,
 //! the appends that queued meanwhile fail with it at once instead of waiting for an attempt of their own.
+//!
+//! The size of every batch is recorded (`tally_event_store_group_commit_appends`, a histogram of the `metrics`
+//! crate; `GET /metrics` shows it).
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
@@ -144,6 +147,7 @@ fn is_unreachable(error: &StoreError) -> bool {
 /// Commits one batch and answers every caller in it. Returns the error when the database was unreachable.
 #[instrument(skip_all, fields(batch.appends = batch.len()))]
 async fn commit_batch(pool: &PgPool, batch: Vec<AppendRequest>, heads: &HeadAnnouncer) -> Option<StoreError> {
+    metrics::histogram!("tally_event_store_group_commit_appends").record(batch.len() as f64);
     let appends: Vec<&PreparedAppend> = batch.iter().map(|request| &request.append).collect();
     let outcomes = match write_batch(pool, &appends).await {
         Ok((outcomes, log_head)) => {
