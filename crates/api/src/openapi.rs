@@ -49,8 +49,8 @@ fn roles(access: Access) -> Vec<&'static str> {
 }
 
 /// Declares who may call `operation`: public ones need no key (`security: []`); the others need one (the
-/// document's default `security`), name their roles in `x-tally-roles` and in the description, and may get the
-/// guard's 401, 403 and 429, and its rate-limit headers on every answer.
+/// document's default `security`), name their roles in `x-tally-roles` and at the end of the description, and may
+/// get the guard's 401, 403 and 429, and its rate-limit headers on every answer.
 fn declare_access(operation: &mut Map<String, Value>, access: Access) {
     if access == Access::Public {
         operation.insert("security".into(), json!([]));
@@ -60,12 +60,12 @@ fn declare_access(operation: &mut Map<String, Value>, access: Access) {
     let roles = roles(access);
     operation.remove("security");
     operation.insert("x-tally-roles".into(), json!(roles));
+    // The roles sentence closes the description; one already there (hand-written) is replaced, never trusted.
     let sentence = format!("Roles: {}.", roles.join(", "));
     let description = operation.get("description").and_then(Value::as_str).unwrap_or_default();
-    if !description.contains("Roles: ") {
-        let described = if description.is_empty() { sentence } else { format!("{description} {sentence}") };
-        operation.insert("description".into(), json!(described));
-    }
+    let prose = description.split("Roles: ").next().unwrap_or_default().trim_end();
+    let described = if prose.is_empty() { sentence } else { format!("{prose} {sentence}") };
+    operation.insert("description".into(), json!(described));
     let responses = operation.entry("responses").or_insert(json!({}));
     for (status, name) in [("401", "Unauthorized"), ("403", "Forbidden"), ("429", "TooManyRequests")] {
         responses[status] = json!({ "$ref": format!("#/components/responses/{name}") });
@@ -79,5 +79,24 @@ fn declare_access(operation: &mut Map<String, Value>, access: Access) {
                 headers[header] = json!({ "$ref": format!("#/components/headers/{header}") });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_roles_come_from_the_role_table_whatever_the_description_said() {
+        let mut operation = json!({ "description": "Places an order. Roles: admin.", "security": [] });
+        declare_access(operation.as_object_mut().unwrap(), Access::Checkout);
+        assert_eq!(operation["description"], "Places an order. Roles: storefront, operations, admin.");
+        assert_eq!(operation["x-tally-roles"], json!(["storefront", "operations", "admin"]));
+        assert_eq!(operation.get("security"), None, "the document's default: a key");
+        assert_eq!(operation["responses"]["401"]["$ref"], "#/components/responses/Unauthorized");
+
+        declare_access(operation.as_object_mut().unwrap(), Access::Public);
+        assert_eq!(operation["security"], json!([]));
+        assert_eq!(operation.get("x-tally-roles"), None);
     }
 }
