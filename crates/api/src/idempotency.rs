@@ -36,9 +36,10 @@ use crate::error::{internal, unavailable};
 use crate::problem::{Problem, ProblemKind};
 use crate::AppState;
 use axum::body::{Body, Bytes};
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::handler::Handler;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -98,6 +99,16 @@ pub async fn purge_expired_idempotency_keys(pool: &PgPool, older_than: Duration)
     Ok(deleted)
 }
 
+/// The `Idempotency-Key` contract (see the module doc) as a route layer on a command's POST:
+/// `from_fn_with_state(pool, idempotency::layer)`, inside the guard (a key belongs to its caller). Other methods
+/// pass through: only commands take a key.
+pub(crate) async fn layer(State(pool): State<PgPool>, request: Request, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    run(pool, request, move |request| next.run(request)).await
+}
+
 /// Wraps a command handler in the `Idempotency-Key` contract (see the module doc).
 pub(crate) fn idempotent<H>(handler: H) -> Idempotent<H> {
     Idempotent(handler)
@@ -114,17 +125,19 @@ where
     type Future = Pin<Box<dyn Future<Output = Response> + Send>>;
 
     fn call(self, request: Request, state: AppState) -> Self::Future {
-        Box::pin(run(self.0, request, state))
+        let pool = state.pool.clone();
+        Box::pin(run(pool, request, move |request| self.0.call(request, state)))
     }
 }
 
-async fn run<H, T>(handler: H, request: Request, state: AppState) -> Response
+/// Runs `command` on `request` under the request's `Idempotency-Key`, if it has one.
+async fn run<C, F>(pool: PgPool, request: Request, command: C) -> Response
 where
-    H: Handler<T, AppState>,
-    T: 'static,
+    C: FnOnce(Request) -> F,
+    F: Future<Output = Response> + Send + 'static,
 {
     let Some(value) = request.headers().get(&IDEMPOTENCY_KEY) else {
-        return handler.call(request, state).await;
+        return command(request).await;
     };
     let key = match parse_key(value) {
         Ok(key) => key,
@@ -142,7 +155,7 @@ where
         parts.extensions.get::<crate::auth::Caller>().map(|caller| caller.key_id.to_string()).unwrap_or_default();
     let mut key = IdempotencyKey { scope, key, fingerprint, earlier_attempt: false };
     let span = tracing::info_span!("idempotent", idempotency.key = %key.key);
-    match claim(&state.pool, &key).instrument(span.clone()).await {
+    match claim(&pool, &key).instrument(span.clone()).await {
         Ok(Claim::Claimed { earlier_attempt }) => key.earlier_attempt = earlier_attempt,
         Ok(Claim::Replay(response)) => return response,
         Ok(Claim::Refused(problem)) => return problem.into_response(),
@@ -150,11 +163,11 @@ where
     }
     let mut request = Request::from_parts(parts, Body::from(bytes));
     request.extensions_mut().insert(key.clone());
-    let pool = state.pool.clone();
+    let attempt = command(request);
     let (task_pool, task_key) = (pool.clone(), key.clone());
     let task = tokio::spawn(
         async move {
-            let response = holding_lease(&task_pool, &task_key, handler.call(request, state)).await;
+            let response = holding_lease(&task_pool, &task_key, attempt).await;
             record(&task_pool, &task_key, response).await
         }
         .instrument(span),

@@ -61,6 +61,7 @@ use tally_commands::Commands;
 use tally_projections::Projector;
 use tally_store::EventStore;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use utoipa_axum::routes;
 
 /// What every handler may use. Cheap to clone: each field is a handle.
 #[derive(Clone)]
@@ -133,15 +134,15 @@ pub fn openapi_document(state: &AppState) -> serde_json::Value {
 
 fn routes(state: &AppState) -> ApiRoutes {
     let guard = Guard::new(state.keys.clone(), state.limiter.clone(), state.limits);
-    let section = || ApiRoutes::new(guard.clone());
+    let section = || ApiRoutes::new(guard.clone(), state.pool.clone());
     let time_limit = axum::middleware::from_fn_with_state(state.request_timeout, layers::time_limit);
     section()
         .merge(commands::routes(section()))
         .merge(queries::routes(section()))
         .merge(audit::routes(section()))
         .merge(ops::routes(section()))
-        .get("/problems/{kind}", Access::Public, problem::describe)
-        .get("/metrics", Access::Metrics, metrics::metrics)
+        .route(Access::Public, routes!(problem::describe))
+        .route(Access::Metrics, routes!(metrics::metrics))
         .map_router(|timed| timed.layer(time_limit))
         .merge(audit::whole_log_routes(section()))
 }

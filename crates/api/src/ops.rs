@@ -13,7 +13,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::future::Future;
 use std::time::Duration;
 use tally_projections::ProjectionState;
@@ -23,7 +23,7 @@ use utoipa_axum::routes;
 pub(crate) fn routes(routes: ApiRoutes) -> ApiRoutes {
     routes
         .route(Access::Public, routes!(healthz))
-        .get("/readyz", Access::Public, readyz)
+        .route(Access::Public, routes!(readyz))
         .route(Access::Public, routes!(openapi))
 }
 
@@ -75,11 +75,22 @@ pub(crate) enum Alive {
 /// timeout is 1 s): "answered promptly" is part of "can serve".
 const READINESS_DEADLINE: Duration = Duration::from_millis(750);
 
-/// The node can serve: the database and the event store answer within [`READINESS_DEADLINE`] (checked at the same
-/// time). Projections are reported, not judged: a read model stopped on a poison event is an operator's problem
-/// (`/v1/projections`, `/metrics`, the log) and must not take the write path of every node out of the load
-/// balancer, so the answer is 200 with `"projections": "failed"` and their names (docs/decisions.md, 2026-12-04).
-async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
+/// Readiness
+///
+/// This node can serve: the database and the event store answer, within 750 ms (checked at the same time). A
+/// projection stopped on a poison event does not make the node unready: it is reported in the body
+/// (`projections`, `failed_projections`), in `/v1/projections` and in `/metrics`. Public: no key needed.
+//
+// Projections are reported, not judged: a read model stopped on a poison event is an operator's problem and must
+// not take the write path of every node out of the load balancer (docs/decisions.md, 2026-12-04).
+#[utoipa::path(get, path = "/readyz", tag = "ops", operation_id = "readyz",
+    responses(
+        (status = 200, description = "Ready.", body = Readiness),
+        (status = 503, description = "503 `unavailable` with `Retry-After`: the database or the event store did not \
+            answer within 750 ms.", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait before asking again."))),
+    ))]
+async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Problem> {
     let (database, event_store, projections) = tokio::join!(
         within_deadline(sqlx::query("select 1").execute(&state.pool)),
         within_deadline(state.store.head_position()),
@@ -93,26 +104,69 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
         tracing::warn!(error = %error, "readiness check: event store unreachable");
         not_ready("the event store is not reachable")
     })?;
-    let mut body = json!({
-        "status": "ready",
-        "database": "ok",
-        "event_store": { "status": "ok", "position": position },
-    });
-    match projections {
+    let (projections, failed_projections) = match projections {
         Ok(statuses) => {
-            let failed: Vec<&str> =
-                statuses.iter().filter(|s| s.state == ProjectionState::Failed).map(|s| s.name.as_str()).collect();
-            body["projections"] = json!(if failed.is_empty() { "ok" } else { "failed" });
-            if !failed.is_empty() {
-                body["failed_projections"] = json!(failed);
-            }
+            let failed: Vec<String> =
+                statuses.into_iter().filter(|s| s.state == ProjectionState::Failed).map(|s| s.name).collect();
+            (if failed.is_empty() { ProjectionsHealth::Ok } else { ProjectionsHealth::Failed }, failed)
         }
         Err(error) => {
             tracing::warn!(error = %error, "readiness check: projection status unreadable (readiness unaffected)");
-            body["projections"] = json!("unknown");
+            (ProjectionsHealth::Unknown, Vec::new())
         }
-    }
-    Ok(Json(body))
+    };
+    Ok(Json(Readiness {
+        status: Ready::Ready,
+        database: Reachable::Ok,
+        event_store: EventStoreReadiness { status: Reachable::Ok, position },
+        projections,
+        failed_projections,
+    }))
+}
+
+/// The answer of `/readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Readiness {
+    status: Ready,
+    database: Reachable,
+    event_store: EventStoreReadiness,
+    /// Reported, not judged: `failed` when a projection stopped on a poison event (named in
+    /// `failed_projections`), `unknown` when their status could not be read in time. Neither makes the node unready.
+    projections: ProjectionsHealth,
+    /// The projections stopped on a poison event, when there are any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    failed_projections: Vec<String>,
+}
+
+/// A node that answers `/readyz` with 200 is ready: there is no other value.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Ready {
+    Ready,
+}
+
+/// A dependency that answered in time: there is no other value (one that did not makes the answer a 503).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Reachable {
+    Ok,
+}
+
+/// The event store as `/readyz` found it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EventStoreReadiness {
+    status: Reachable,
+    /// The log's head position.
+    position: u64,
+}
+
+/// The projections as `/readyz` reports them.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ProjectionsHealth {
+    Ok,
+    Failed,
+    Unknown,
 }
 
 /// A readiness check's outcome, bounded by [`READINESS_DEADLINE`]; the error as text for the log.
@@ -134,6 +188,7 @@ mod tests {
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
     use axum::Router;
+    use serde_json::json;
     use std::collections::BTreeSet;
     use tower::ServiceExt;
 

@@ -185,6 +185,148 @@ impl IntoResponse for Problem {
     }
 }
 
+/// The schema of every problem body: `type`, `title`, `status`, `detail`, and the extension members some problems
+/// add. `type` lists every [`ProblemKind`].
+impl utoipa::PartialSchema for Problem {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let types: Vec<String> = ProblemKind::ALL.iter().map(|kind| format!("/problems/{}", kind.slug())).collect();
+        let mut properties = json!({
+            "type": {"type": "string", "format": "uri-reference", "enum": types,
+                     "description": "`/problems/<kind>`; `GET` it for a description."},
+            "title": {"type": "string"},
+            "status": {"type": "integer", "minimum": 400, "maximum": 599, "description": "The HTTP status of the response."},
+            "detail": {"type": "string"},
+        });
+        let extensions: Value = serde_json::from_str(EXTENSION_MEMBERS).expect("the extension members are JSON");
+        properties.as_object_mut().expect("an object").extend(extensions.as_object().expect("an object").clone());
+        crate::openapi::schema(json!({
+            "type": "object",
+            "description": "An RFC 9457 problem. `type` is stable per kind of error; `detail` is for people and never \
+                carries internal error text. Extension members depend on the problem (listed below); others may be added.",
+            "properties": properties,
+            "required": ["type", "title", "status", "detail"],
+            "additionalProperties": true,
+        }))
+    }
+}
+
+impl utoipa::ToSchema for Problem {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        use crate::openapi::schemas::{OrderAction, OrderStatus};
+        use utoipa::PartialSchema;
+        schemas.push(("Shortage".into(), crate::resources::ShortageView::schema()));
+        schemas.push(("OrderStatus".into(), OrderStatus::schema()));
+        schemas.push(("OrderAction".into(), OrderAction::schema()));
+    }
+}
+
+/// The extension members problems carry, by the problems that carry them.
+const EXTENSION_MEMBERS: &str = r##"{
+  "field": {
+    "type": "string",
+    "description": "`validation` of a command body: the field at fault (e.g. `lines[0].quantity`, `price.currency`)."
+  },
+  "order_id": {
+    "type": "string",
+    "description": "`insufficient-stock` of `POST /v1/orders`: the id of the rejected order."
+  },
+  "shortages": {
+    "type": "array",
+    "items": {
+      "$ref": "#/components/schemas/Shortage"
+    },
+    "description": "`insufficient-stock` of `POST /v1/orders`: what was short, per SKU."
+  },
+  "requested": {
+    "type": "integer",
+    "minimum": 0,
+    "description": "`insufficient-stock` of a reservation: units requested."
+  },
+  "available": {
+    "type": "integer",
+    "minimum": 0,
+    "description": "`insufficient-stock`: units available."
+  },
+  "location": {
+    "type": "string",
+    "description": "`insufficient-stock` of an adjustment: the location."
+  },
+  "on_hand": {
+    "type": "integer",
+    "minimum": 0,
+    "description": "`insufficient-stock` of an adjustment: units on hand."
+  },
+  "reserved": {
+    "type": "integer",
+    "minimum": 0,
+    "description": "`insufficient-stock` of an adjustment below what is reserved: units reserved."
+  },
+  "delta": {
+    "type": "integer",
+    "format": "int64",
+    "description": "`insufficient-stock` of an adjustment: the delta refused."
+  },
+  "current_status": {
+    "$ref": "#/components/schemas/OrderStatus",
+    "description": "`invalid-transition` refused by an order: its status."
+  },
+  "action": {
+    "$ref": "#/components/schemas/OrderAction",
+    "description": "`invalid-transition` refused by an order: the action refused."
+  },
+  "expected_version": {
+    "type": "integer",
+    "minimum": 0,
+    "description": "412 `version-conflict`: the version given in `If-Match`."
+  },
+  "current_version": {
+    "type": [
+      "integer",
+      "null"
+    ],
+    "minimum": 0,
+    "description": "412 `version-conflict`: the stream's version (`null`: no stream)."
+  },
+  "min_position": {
+    "type": "integer",
+    "minimum": 0,
+    "description": "503 `unavailable` of a query: the position asked for."
+  },
+  "head": {
+    "type": "integer",
+    "minimum": 0,
+    "description": "400 `validation` of a `min_position` beyond the log's head: the log's head."
+  },
+  "projections": {
+    "type": "array",
+    "items": {
+      "type": "string"
+    },
+    "description": "503 `unavailable` of a query: the projections that had not reached `min_position`."
+  },
+  "failed_projection": {
+    "type": "string",
+    "description": "503 `unavailable` of a query: the projection stopped before `min_position`."
+  },
+  "failed_position": {
+    "type": "integer",
+    "minimum": 0,
+    "description": "The position that projection stopped at."
+  }
+}"##;
+
+/// What `GET /problems/{kind}` answers.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ProblemType {
+    /// `/problems/<kind>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    /// The status this kind usually has.
+    pub status: u16,
+    pub description: String,
+}
+
 #[cfg(test)]
 pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
     axum::Router::new().route("/problems/{kind}", axum::routing::get(describe))
@@ -201,19 +343,41 @@ pub(crate) async fn method_not_allowed(method: axum::http::Method, uri: axum::ht
         .with_status(StatusCode::METHOD_NOT_ALLOWED)
 }
 
-/// `GET /problems/<kind>`: what a problem type means.
+/// Describe a problem type
+///
+/// What a problem `type` means. Public: no key needed.
+#[utoipa::path(get, path = "/problems/{kind}", tag = "ops", operation_id = "describeProblem",
+    params(("kind" = ProblemKindName, Path, description = "A problem kind (the last segment of a problem `type`).",
+        example = "validation")),
+    responses(
+        (status = 200, description = "The description.", body = ProblemType),
+        (status = 404, description = "404 `not-found`: no problem type has this name.", body = Problem,
+            content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn describe(Path(slug): Path<String>) -> Response {
     match ProblemKind::from_slug(&slug) {
-        Some(kind) => Json(json!({
-            "type": format!("/problems/{}", kind.slug()),
-            "title": kind.title(),
-            "status": kind.status().as_u16(),
-            "description": kind.description(),
-        }))
+        Some(kind) => Json(ProblemType {
+            kind: format!("/problems/{}", kind.slug()),
+            title: kind.title().to_owned(),
+            status: kind.status().as_u16(),
+            description: kind.description().to_owned(),
+        })
         .into_response(),
         None => Problem::new(ProblemKind::NotFound, format!("there is no problem type named {slug:?}")).into_response(),
     }
 }
+
+/// The name of a problem kind, as `/problems/{kind}` takes it: one of [`ProblemKind::ALL`]'s slugs.
+pub(crate) struct ProblemKindName;
+
+impl utoipa::PartialSchema for ProblemKindName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let slugs: Vec<&str> = ProblemKind::ALL.iter().map(|kind| kind.slug()).collect();
+        crate::openapi::schema(json!({ "type": "string", "enum": slugs }))
+    }
+}
+
+impl utoipa::ToSchema for ProblemKindName {}
 
 #[cfg(test)]
 mod tests {

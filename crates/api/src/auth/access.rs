@@ -10,7 +10,8 @@ use axum::Router;
 use tally_domain::Role;
 use utoipa_axum::router::UtoipaMethodRouter;
 
-use crate::AppState;
+use crate::{idempotency, AppState};
+use sqlx::PgPool;
 
 use super::guard::{self, Guard};
 
@@ -59,6 +60,8 @@ pub struct Endpoint {
     /// As routed, e.g. `/v1/orders/{id}`.
     pub path: String,
     pub access: Access,
+    /// A command that takes an `Idempotency-Key` ([`crate::idempotency`]).
+    pub idempotent: bool,
 }
 
 /// The router being built, with the table of its endpoints: every route is added with the access it needs, and
@@ -69,11 +72,14 @@ pub(crate) struct ApiRoutes {
     /// The operations and schemas of the routes added with [`ApiRoutes::route`] (`#[utoipa::path]` handlers).
     openapi: utoipa::openapi::OpenApi,
     guard: Guard,
+    /// Where the commands' idempotency keys are kept.
+    pool: PgPool,
 }
 
 impl ApiRoutes {
-    pub(crate) fn new(guard: Guard) -> Self {
-        ApiRoutes { router: Router::new(), endpoints: Vec::new(), openapi: utoipa::openapi::OpenApi::default(), guard }
+    pub(crate) fn new(guard: Guard, pool: PgPool) -> Self {
+        let openapi = utoipa::openapi::OpenApi::default();
+        ApiRoutes { router: Router::new(), endpoints: Vec::new(), openapi, guard, pool }
     }
 
     pub(crate) fn get<H, T>(self, path: &'static str, access: Access, handler: H) -> Self
@@ -94,7 +100,21 @@ impl ApiRoutes {
 
     /// The operations of `#[utoipa::path]` handlers, collected by `utoipa_axum::routes!`, each needing `access`:
     /// routed with the guard, and documented.
-    pub(crate) fn route(mut self, access: Access, (schemas, paths, route): UtoipaMethodRouter<AppState>) -> Self {
+    pub(crate) fn route(self, access: Access, routes: UtoipaMethodRouter<AppState>) -> Self {
+        self.documented(access, routes, false)
+    }
+
+    /// Like [`ApiRoutes::route`], for commands: their POST takes an `Idempotency-Key` ([`crate::idempotency`]).
+    pub(crate) fn command(self, access: Access, routes: UtoipaMethodRouter<AppState>) -> Self {
+        self.documented(access, routes, true)
+    }
+
+    fn documented(
+        mut self,
+        access: Access,
+        (schemas, paths, route): UtoipaMethodRouter<AppState>,
+        idempotent: bool,
+    ) -> Self {
         let [(path, item)] = <[_; 1]>::try_from(paths.paths.into_iter().collect::<Vec<_>>())
             .unwrap_or_else(|_| panic!("routes! of handlers that share one path"));
         let methods: Vec<Method> = [
@@ -107,10 +127,17 @@ impl ApiRoutes {
         .into_iter()
         .filter_map(|(documented, method)| documented.then_some(method))
         .collect();
+        // The guard is the outer layer: a key belongs to the caller it found.
+        let route = if idempotent {
+            route.route_layer(axum::middleware::from_fn_with_state(self.pool.clone(), idempotency::layer))
+        } else {
+            route
+        };
         let guarded = route.route_layer(axum::middleware::from_fn_with_state(self.guard.route(access), guard::check));
         self.router = self.router.route(&path, guarded);
         for method in methods {
-            self.endpoints.push(Endpoint { method, path: path.clone(), access });
+            let idempotent = idempotent && method == Method::POST;
+            self.endpoints.push(Endpoint { method, path: path.clone(), access, idempotent });
         }
         self.openapi.paths.paths.insert(path, item);
         self.openapi.components.get_or_insert_with(Default::default).schemas.extend(schemas);
@@ -120,7 +147,7 @@ impl ApiRoutes {
     fn add(mut self, method: Method, path: &'static str, access: Access, route: MethodRouter<AppState>) -> Self {
         let guarded = route.route_layer(axum::middleware::from_fn_with_state(self.guard.route(access), guard::check));
         self.router = self.router.route(path, guarded);
-        self.endpoints.push(Endpoint { method, path: path.to_owned(), access });
+        self.endpoints.push(Endpoint { method, path: path.to_owned(), access, idempotent: false });
         self
     }
 

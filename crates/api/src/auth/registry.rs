@@ -68,19 +68,30 @@ pub enum Refusal {
     Unavailable,
 }
 
-/// One key as the log and the usage table tell it (never its secret or hash).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// An API key as Tally knows it: never its secret, nor the hash that is all Tally keeps of it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = ApiKey)]
 pub struct KeyRecord {
+    /// The key id; its stream is `apikey-{id}`, which is also the `actor` of the events the key causes.
+    #[schema(value_type = uuid::Uuid)]
     pub id: ApiKeyId,
+    /// What the key is for.
     pub name: String,
+    #[schema(value_type = crate::openapi::schemas::Role)]
     pub role: Role,
-    /// The secret's last four characters.
+    /// The secret's last four characters, to tell keys apart.
+    #[schema(min_length = 4, max_length = 4)]
     pub hint: String,
+    /// When it was issued.
     pub created_at: DateTime<Utc>,
-    /// The actor that issued it (`apikey-{uuid}` of an admin key, or `cli`).
+    /// Who issued it: the `actor` of its issue (`apikey-{uuid}` of an admin key, or `cli`).
     pub created_by: Option<String>,
+    /// When it last authenticated a request, to the second (`null`: never). Nodes record uses every few seconds,
+    /// so it may lag a little.
     pub last_used_at: Option<DateTime<Utc>>,
+    /// When it was revoked (`null`: it is not).
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Who revoked it (`apikey-{uuid}` or `cli`; `null` while it is not revoked).
     pub revoked_by: Option<String>,
 }
 

@@ -16,6 +16,7 @@
 use crate::auth::Caller;
 use crate::idempotency::IdempotencyKey;
 use crate::layers::{current_traceparent, TRACEPARENT, X_REQUEST_ID};
+use crate::openapi::parameter;
 use crate::problem::{Problem, ProblemKind};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -23,6 +24,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
+use serde_json::json;
 use tally_commands::CommandContext;
 
 pub(crate) static X_ACTOR: HeaderName = HeaderName::from_static("x-actor");
@@ -50,6 +52,50 @@ impl RequestMeta {
             Some(_) => Err(bad_request("If-Match applies to commands on an existing resource, not to creating one")),
             None => Ok(()),
         }
+    }
+}
+
+/// The headers every command reads (`X-Actor`, `traceparent`), for `#[utoipa::path(params(RequestMeta))]`.
+/// (`X-Request-Id` is every operation's, and `Idempotency-Key` every command's: [`crate::openapi`] adds them.)
+impl utoipa::IntoParams for RequestMeta {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![
+            parameter(json!({
+                "name": "X-Actor", "in": "header",
+                // 1 to 128 visible characters, spaces inside.
+                "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ACTOR_CHARS,
+                           "pattern": "^[!-~]([ -~]*[!-~])?$"},
+                "description": "On whose behalf the client acts (a back-office user, a customer): 1 to 128 printable \
+                    ASCII characters once trimmed, else 400. Recorded in the events' metadata as `claimed_actor`, as \
+                    claimed and never verified; it is never the `actor`, which is always the API key that sent the \
+                    request (`apikey-{uuid}`, with its name as `actor_name`)."
+            })),
+            parameter(json!({
+                "name": "traceparent", "in": "header",
+                "schema": {"type": "string", "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"},
+                "description": "W3C trace context; its trace id is recorded in the events' metadata."
+            })),
+        ]
+    }
+}
+
+/// `If-Match` as a command on an existing resource takes it, for `#[utoipa::path(params(RequestMeta, IfMatch))]`.
+/// (A command that creates its stream refuses it, and does not document it.)
+pub(crate) struct IfMatch;
+
+impl utoipa::IntoParams for IfMatch {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![parameter(json!({
+            "name": "If-Match", "in": "header",
+            "schema": {"type": "string", "pattern": "^(\\*|\"[0-9]{1,19}\")$"},
+            "example": "\"3\"",
+            "description": "One strong ETag as sent in `ETag` (e.g. `\"3\"`): the command runs only if the stream is at \
+                that version, else 412 `version-conflict`. `*`: no expectation. Anything else: 400."
+        }))]
     }
 }
 

@@ -10,6 +10,7 @@
 //! committed, and every node reads the same log), so no wait can reach it: it is a client error, 400
 //! `validation`, answered at once with the head (docs/decisions.md, 2026-12-04).
 
+use crate::openapi::parameter;
 use crate::problem::{Problem, ProblemKind};
 use crate::AppState;
 use axum::extract::FromRequestParts;
@@ -30,6 +31,28 @@ pub(crate) const MIN_POSITION_HEADER: &str = "tally-min-position";
 /// The position a query must observe, if the client named one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct MinPosition(pub Option<u64>);
+
+/// `min_position` and its header twin, for `#[utoipa::path(params(MinPosition, ...))]`.
+impl utoipa::IntoParams for MinPosition {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        let position = json!({"type": "integer", "format": "int64", "minimum": 0});
+        vec![
+            parameter(json!({
+                "name": "min_position", "in": "query", "schema": position,
+                "description": "Read-your-writes: wait (at most 5 s) until the read models this query reads have \
+                    applied this log position (a command's `Tally-Position`), else 503 `unavailable` with \
+                    `Retry-After: 1`. A position beyond the log's head (one no command answered with) is 400 \
+                    `validation` at once, with the `head`. With `Tally-Min-Position` too, the larger one counts."
+            })),
+            parameter(json!({
+                "name": "Tally-Min-Position", "in": "header", "schema": position,
+                "description": "The header twin of `min_position`."
+            })),
+        ]
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for MinPosition {
     type Rejection = Problem;

@@ -44,11 +44,35 @@ pub(crate) fn routes(routes: ApiRoutes) -> ApiRoutes {
         .get("/v1/projections", Access::Query, projections::status)
 }
 
-/// A list's JSON body.
-#[derive(Debug, Serialize)]
+/// A list's JSON body: a page of items, in the list's order.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ListBody<T> {
     pub items: Vec<T>,
+    /// The cursor of the next page (pass it as `cursor`); `null` on the last page.
     pub next_cursor: Option<String>,
+}
+
+/// The paging parameters every list takes, `limit` and `cursor`, for `#[utoipa::path(params(PageParams, ...))]`
+/// (a list's own query type reads them, with `#[param(ignore)]` on its fields).
+pub(crate) struct PageParams;
+
+impl utoipa::IntoParams for PageParams {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![
+            crate::openapi::parameter(serde_json::json!({
+                "name": "limit", "in": "query",
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+                "description": format!("Items per page (1 to {MAX_LIMIT}; outside: 422).")
+            })),
+            crate::openapi::parameter(serde_json::json!({
+                "name": "cursor", "in": "query", "schema": {"type": "string"},
+                "description": "The `next_cursor` of the previous page. Opaque and bound to this list: another \
+                    list's cursor, or text that is not a cursor, is a 422. Absent or empty: the first page."
+            })),
+        ]
+    }
 }
 
 /// The page a request asks for: `limit` (default 50, 1 to 500) and `cursor` (opaque, from `next_cursor`).

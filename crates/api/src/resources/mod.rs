@@ -15,18 +15,25 @@ mod orders;
 mod products;
 mod stock;
 
-pub(crate) use orders::OrderView;
+pub(crate) use orders::{OrderView, ShortageView};
 pub(crate) use products::ProductView;
 pub(crate) use stock::StockView;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::openapi::schemas;
 use tally_domain::Money;
 
 /// Money: `{"amount": 1999, "currency": "EUR"}`, integer minor units and an ISO 4217 code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = Money)]
 pub(crate) struct MoneyView {
+    /// Minor units (cents for EUR).
+    #[schema(example = 1999)]
     pub amount: i64,
+    #[schema(value_type = schemas::Currency)]
     pub currency: String,
 }
 

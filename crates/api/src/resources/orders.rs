@@ -3,17 +3,24 @@
 use super::{count, micros, LastChange, MoneyView};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::openapi::schemas;
 use tally_domain::order::{OrderLine, OrderTimeline, PlacedOrder, Shortage};
 use tally_projections::read::orders::{OrderLineRow, OrderRow};
 use uuid::Uuid;
 
 /// `{order_id, status, customer_id, currency, lines, total, paid, refunded, units, reserved_until, shortages,
 /// cancel_reason, placed_at, <status>_at..., updated_at, version, position}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = Order)]
 pub(crate) struct OrderView {
     pub order_id: Uuid,
+    #[schema(value_type = schemas::OrderStatus)]
     pub status: String,
+    #[schema(value_type = schemas::CustomerId)]
     pub customer_id: String,
+    #[schema(value_type = schemas::Currency)]
     pub currency: String,
     pub lines: Vec<OrderLineView>,
     pub total: MoneyView,
@@ -47,8 +54,10 @@ pub(crate) struct OrderView {
 }
 
 /// One line: what was ordered at which price, and how much of it shipped and came back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = OrderLine)]
 pub(crate) struct OrderLineView {
+    #[schema(value_type = schemas::Sku)]
     pub sku: String,
     pub quantity: u64,
     pub unit_price: MoneyView,
@@ -57,8 +66,10 @@ pub(crate) struct OrderLineView {
 }
 
 /// A line stock could not cover: `{sku, requested, available}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = Shortage)]
 pub(crate) struct ShortageView {
+    #[schema(value_type = schemas::Sku)]
     pub sku: String,
     pub requested: u64,
     pub available: u64,

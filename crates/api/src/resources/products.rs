@@ -3,16 +3,21 @@
 use super::{count, LastChange, MoneyView};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::openapi::schemas;
 use tally_domain::catalog::ProductDetails;
 use tally_projections::read::catalog::ProductRow;
 
 /// `{sku, name, price, status, version, position, registered_at, updated_at}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = Product)]
 pub(crate) struct ProductView {
+    #[schema(value_type = schemas::Sku)]
     pub sku: String,
     pub name: String,
     pub price: MoneyView,
-    /// `active` or `discontinued`.
+    #[schema(value_type = schemas::ProductStatus)]
     pub status: String,
     pub version: u64,
     /// The log position of the product's last change.

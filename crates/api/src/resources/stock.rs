@@ -4,12 +4,17 @@
 use super::{count, LastChange};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::openapi::schemas;
 use tally_domain::{Inventory, Sku};
 use tally_projections::read::stock::{LocationLevel, StockRow};
 
 /// `{sku, on_hand, reserved, available, locations[...], version, position, updated_at}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = Stock)]
 pub(crate) struct StockView {
+    #[schema(value_type = schemas::Sku)]
     pub sku: String,
     pub on_hand: u64,
     pub reserved: u64,
@@ -23,8 +28,10 @@ pub(crate) struct StockView {
 }
 
 /// One location's levels: `{location, on_hand, reserved, available}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = LocationStock)]
 pub(crate) struct LocationView {
+    #[schema(value_type = schemas::LocationId)]
     pub location: String,
     pub on_hand: u64,
     pub reserved: u64,
