@@ -74,8 +74,9 @@ impl utoipa::IntoParams for RequestMeta {
             })),
             parameter(json!({
                 "name": "traceparent", "in": "header",
-                "schema": {"type": "string", "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"},
-                "description": "W3C trace context; its trace id is recorded in the events' metadata."
+                "schema": {"type": "string"},
+                "description": "W3C trace context; its trace id is recorded in the events' metadata. One that is not \
+                    valid trace context is ignored, as the W3C recommendation says."
             })),
         ]
     }
@@ -91,10 +92,10 @@ impl utoipa::IntoParams for IfMatch {
     ) -> Vec<utoipa::openapi::path::Parameter> {
         vec![parameter(json!({
             "name": "If-Match", "in": "header",
-            "schema": {"type": "string", "pattern": "^(\\*|\"[0-9]{1,19}\")$"},
+            "schema": {"type": "string", "pattern": "^(\\*|\"[0-9]{1,19}\")?$"},
             "example": "\"3\"",
             "description": "One strong ETag as sent in `ETag` (e.g. `\"3\"`): the command runs only if the stream is at \
-                that version, else 412 `version-conflict`. `*`: no expectation. Anything else: 400."
+                that version, else 412 `version-conflict`. `*` or empty: no expectation. Anything else: 400."
         }))]
     }
 }
@@ -139,14 +140,15 @@ fn claimed_actor(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     }
 }
 
-/// `If-Match`: one strong ETag `"<version>"`, or `*` (no expectation).
+/// `If-Match`: one strong ETag `"<version>"`, or `*` (no expectation). An empty value is no expectation either, as
+/// if the header were not sent (an empty list of entity tags, which RFC 9110's list syntax allows).
 pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
     let malformed = || bad_request("If-Match must be one strong ETag as sent in ETag, e.g. \"3\"");
     let value = value.to_str().map_err(|_| malformed())?.trim();
-    if value == "*" {
+    if value == "*" || value.is_empty() {
         return Ok(None);
     }
     let digits = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).ok_or_else(malformed)?;
@@ -199,11 +201,12 @@ mod tests {
     }
 
     #[test]
-    fn if_match_takes_one_strong_etag_or_a_star() {
+    fn if_match_takes_one_strong_etag_a_star_or_nothing() {
         assert_eq!(if_match(&HeaderMap::new()).unwrap(), None);
         assert_eq!(if_match(&with_if_match("\"3\"")).unwrap(), Some(3));
         assert_eq!(if_match(&with_if_match(" \"0\" ")).unwrap(), Some(0));
         assert_eq!(if_match(&with_if_match("*")).unwrap(), None);
+        assert_eq!(if_match(&with_if_match("")).unwrap(), None, "an empty list of entity tags");
         for bad in ["3", "W/\"3\"", "\"-1\"", "\"a\"", "\"\"", "\"1\", \"2\"", "\"99999999999999999999999\""] {
             let problem = if_match(&with_if_match(bad)).unwrap_err();
             assert_eq!(problem.status, StatusCode::BAD_REQUEST, "{bad}");

@@ -25,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tally_domain::{ApiKeyId, Role};
+use tally_projections::read::Cursor;
 use tracing::instrument;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
@@ -60,6 +61,9 @@ struct IssuedBody {
     #[schema(pattern = "^tally_[0-9A-Za-z]{38}$", example = "tally_4qZ0dF8kLmN2pR7sT1vW3xY5zA9bC6eG0h2J4k")]
     secret: String,
 }
+
+/// The name the keys list's cursors carry (a cursor of another list is refused).
+const KEYS_LIST: &str = "keys";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -128,16 +132,17 @@ async fn create(
 #[instrument(skip_all)]
 async fn list(State(state): State<AppState>, ApiQuery(query): ApiQuery<ListQuery>) -> Result<Response, Problem> {
     let page = page_request(query.limit, query.cursor)?;
-    let after = match page.cursor.as_deref() {
-        Some(cursor) => {
-            Some(ApiKeyId::parse(cursor).map_err(|_| dto::invalid("cursor", "not a cursor from next_cursor"))?)
-        }
-        None => None,
-    };
+    // Paged like every list: a `Cursor` holding the last key's id.
+    let after: Option<ApiKeyId> = page
+        .cursor
+        .as_deref()
+        .map(|cursor| Cursor::decode(KEYS_LIST, cursor))
+        .transpose()
+        .map_err(|_| dto::invalid("cursor", "not a cursor from next_cursor"))?;
     let keys = state.keys.list().await.map_err(|error| unavailable("reading the keys", &error))?;
     let limit = page.limit as usize;
     let mut items: Vec<KeyRecord> = keys.into_iter().filter(|key| after.is_none_or(|after| key.id > after)).collect();
-    let next_cursor = (items.len() > limit).then(|| items[limit - 1].id.to_string());
+    let next_cursor = (items.len() > limit).then(|| Cursor::encode(KEYS_LIST, &items[limit - 1].id));
     items.truncate(limit);
     Ok(Json(ListBody { items, next_cursor }).into_response())
 }

@@ -67,7 +67,8 @@ impl utoipa::IntoParams for PageParams {
                 "description": format!("Items per page (1 to {MAX_LIMIT}; outside: 422).")
             })),
             crate::openapi::parameter(serde_json::json!({
-                "name": "cursor", "in": "query", "schema": {"type": "string"},
+                // `tally_projections::read::Cursor`: base64url without padding.
+                "name": "cursor", "in": "query", "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"},
                 "description": "The `next_cursor` of the previous page. Opaque and bound to this list: another \
                     list's cursor, or text that is not a cursor, is a 422. Absent or empty: the first page."
             })),
