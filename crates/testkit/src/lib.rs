@@ -1,5 +1,5 @@
 //! Test support shared by every crate's database tests: a fresh, empty PostgreSQL database per test, dropped when
-//! the test ends.
+//! the test ends; and realistic event histories to put in it.
 //!
 //! The test command (`scripts/test`) starts a private PostgreSQL cluster for the run and exports its admin URL as
 //! `TALLY_TEST_DATABASE_URL`. Each test asks [`fresh_database`] for a database of its own on that cluster, so tests
@@ -10,6 +10,13 @@
 //! panics both drop theirs: the last holder goes when the test's locals are dropped, or at the latest when its
 //! runtime shuts down (which drops the tasks still holding the pool), before the test is reported. A child
 //! process given the URL is the test's to stop first; `with (force)` ends any connection left open.
+//!
+//! # Layout
+//! - this file: [`fresh_database`] and the [`TestDatabase`] it makes (below);
+//! - [`workload`]: random commands run through the domain's deciders, for the projections tests and the history
+//!   benchmark's seeder (each appends them its own way).
+
+pub mod workload;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};

@@ -107,8 +107,7 @@ pub(super) fn text(field: &'static str, value: &str) -> Result<(), OrderError> {
 
 fn cancel(order: &PlacedOrder, reason: String) -> Result<OrderEvent, OrderError> {
     text("reason", &reason)?;
-    let cancellable = [OrderStatus::Pending, OrderStatus::Confirmed, OrderStatus::Paid, OrderStatus::PartiallyShipped];
-    require(order, OrderAction::Cancel, &cancellable)?;
+    require(order, OrderAction::Cancel, &OrderStatus::CANCELLABLE)?;
     Ok(OrderEvent::OrderCancelled { reason, unshipped_lines: order.unshipped_lines(), refundable: order.refundable() })
 }
 

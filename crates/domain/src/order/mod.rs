@@ -79,6 +79,27 @@ named_enum! {
     }
 }
 
+impl OrderStatus {
+    /// Where an order may be cancelled from: anything not shipped whole and not yet ended.
+    pub const CANCELLABLE: [OrderStatus; 4] =
+        [OrderStatus::Pending, OrderStatus::Confirmed, OrderStatus::Paid, OrderStatus::PartiallyShipped];
+    /// Where a shipment may be dispatched from: the payment is complete and units are left.
+    pub const SHIPPABLE: [OrderStatus; 2] = [OrderStatus::Paid, OrderStatus::PartiallyShipped];
+    /// Where goods may come back from: some were shipped.
+    pub const RETURNABLE: [OrderStatus; 4] =
+        [OrderStatus::PartiallyShipped, OrderStatus::Shipped, OrderStatus::Delivered, OrderStatus::Cancelled];
+    /// Where a refund may be issued from: the payment is complete (paid and every later status), or the order was
+    /// cancelled or expired, which may hold a capture; never a pending, rejected or confirmed order.
+    pub const REFUNDABLE: [OrderStatus; 6] = [
+        OrderStatus::Paid,
+        OrderStatus::PartiallyShipped,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        OrderStatus::Cancelled,
+        OrderStatus::Expired,
+    ];
+}
+
 named_enum! {
     /// What a command tried to do to an order, for [`OrderError::InvalidTransition`].
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -20,18 +20,9 @@ pub(super) fn capture(order: &PlacedOrder, amount: Money, reference: String) -> 
 
 /// A refund: positive, in the order's currency, at most what was captured and not yet refunded.
 ///
-/// Allowed once the payment is complete (paid and every later status) and on cancelled or expired orders, which may
-/// hold a capture; never on a pending, rejected or confirmed order.
+/// Allowed from [`OrderStatus::REFUNDABLE`]: once the payment is complete, and on cancelled or expired orders.
 pub(super) fn refund(order: &PlacedOrder, amount: Money, reason: String) -> Result<OrderEvent, OrderError> {
-    let refundable_statuses = [
-        OrderStatus::Paid,
-        OrderStatus::PartiallyShipped,
-        OrderStatus::Shipped,
-        OrderStatus::Delivered,
-        OrderStatus::Cancelled,
-        OrderStatus::Expired,
-    ];
-    require(order, OrderAction::Refund, &refundable_statuses)?;
+    require(order, OrderAction::Refund, &OrderStatus::REFUNDABLE)?;
     text("reason", &reason)?;
     check_amount(order, amount)?;
     let refundable = order.refundable();

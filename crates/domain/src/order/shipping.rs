@@ -13,7 +13,7 @@ pub(super) fn dispatch(
     carrier: String,
     tracking_number: String,
 ) -> Result<OrderEvent, OrderError> {
-    require(order, OrderAction::Ship, &[OrderStatus::Paid, OrderStatus::PartiallyShipped])?;
+    require(order, OrderAction::Ship, &OrderStatus::SHIPPABLE)?;
     text("carrier", &carrier)?;
     text("tracking_number", &tracking_number)?;
     let lines = if lines.is_empty() { order.unshipped_lines() } else { lines };
@@ -39,15 +39,13 @@ pub(super) fn receive_return(
     restock: bool,
     location: LocationId,
 ) -> Result<OrderEvent, OrderError> {
-    let returnable_statuses =
-        [OrderStatus::PartiallyShipped, OrderStatus::Shipped, OrderStatus::Delivered, OrderStatus::Cancelled];
-    require(order, OrderAction::Return, &returnable_statuses)?;
+    require(order, OrderAction::Return, &OrderStatus::RETURNABLE)?;
     if lines.is_empty() {
         return Err(OrderError::NoLines);
     }
     check_skus(order, &lines)?;
     for line in &lines {
-        let returnable = order.shipped(&line.sku).saturating_sub(order.returned(&line.sku));
+        let returnable = order.returnable(&line.sku);
         if line.quantity.get() > returnable {
             return Err(OrderError::OverReturn { sku: line.sku.clone(), requested: line.quantity.get(), returnable });
         }

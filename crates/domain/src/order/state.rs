@@ -108,6 +108,11 @@ impl PlacedOrder {
         self.returned.get(sku).copied().unwrap_or(0)
     }
 
+    /// Units of `sku` that may still come back: shipped minus returned.
+    pub fn returnable(&self, sku: &Sku) -> u32 {
+        self.shipped(sku).saturating_sub(self.returned(sku))
+    }
+
     /// Every line's units not shipped yet, in line order, leaving out fully shipped lines.
     pub fn unshipped_lines(&self) -> Vec<ItemLine> {
         self.lines

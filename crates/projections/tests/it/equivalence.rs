@@ -34,7 +34,7 @@ async fn every_read_model_equals_a_rebuild_after_a_random_workload() {
     let mut workload = Workload::new(store.clone(), 42);
     workload.run(900).await;
     for kind in KINDS {
-        assert!(workload.accepted.get(kind).copied().unwrap_or(0) > 0, "the workload never ran {kind}");
+        assert!(workload.generator.accepted.get(kind).copied().unwrap_or(0) > 0, "the workload never ran {kind}");
     }
     caught_up(&projector, workload.last_position).await;
 
@@ -69,7 +69,7 @@ async fn assert_matches_domain(pool: &sqlx::PgPool, workload: &Workload) {
     let levels: Vec<(String, String, i64, i64)> =
         sqlx::query_as("select sku, location, on_hand, reserved from inventory_levels").fetch_all(pool).await.unwrap();
     let mut expected = BTreeMap::new();
-    for (sku, (inventory, _)) in &workload.inventories {
+    for (sku, (inventory, _)) in &workload.generator.inventories {
         for (location, stock) in inventory.locations() {
             let counts = (i64::try_from(stock.on_hand()).unwrap(), i64::try_from(stock.reserved()).unwrap());
             expected.insert((sku.to_string(), location.to_string()), counts);
@@ -83,18 +83,19 @@ async fn assert_matches_domain(pool: &sqlx::PgPool, workload: &Workload) {
             .fetch_all(pool)
             .await
             .unwrap();
-    assert_eq!(orders.len(), workload.orders.len());
+    assert_eq!(orders.len(), workload.generator.orders.len());
     for (id, status, paid, refunded) in orders {
-        let order = workload.orders[&tally_domain::OrderId::from_uuid(id)].0.placed().unwrap().clone();
+        let order = workload.generator.orders[&tally_domain::OrderId::from_uuid(id)].0.placed().unwrap().clone();
         assert_eq!(status, order.status().as_str());
         assert_eq!((paid, refunded), (order.paid().minor(), order.refunded().minor()), "money of {id}");
     }
 
     let products: Vec<(String, i64, String)> =
         sqlx::query_as("select sku, price_amount, status from products").fetch_all(pool).await.unwrap();
-    assert_eq!(products.len(), workload.products.len());
+    assert_eq!(products.len(), workload.generator.products.len());
     for (sku, price, status) in products {
-        let details = workload.products[&tally_domain::Sku::parse(&sku).unwrap()].0.details().unwrap().clone();
+        let details =
+            workload.generator.products[&tally_domain::Sku::parse(&sku).unwrap()].0.details().unwrap().clone();
         assert_eq!(price, details.price().minor());
         let expected = details.status().as_str();
         assert_eq!(status, expected);

@@ -14,7 +14,7 @@ async fn a_poison_event_stops_only_its_projection_and_shows_in_the_status() {
     let (db, store) = setup().await;
     let mut workload = Workload::new(store.clone(), 5);
     workload.run(150).await;
-    let registered_before = workload.products.len() as i64;
+    let registered_before = workload.generator.products.len() as i64;
     // A product registration without a price does not decode.
     let broken = NewEvent::new("ProductRegistered", json!({"type": "ProductRegistered", "sku": "BROKEN", "name": "x"}));
     let poison = store.append("product-BROKEN", ExpectedVersion::NoStream, vec![broken]).await.unwrap().position;
