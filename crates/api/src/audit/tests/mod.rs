@@ -150,3 +150,10 @@ impl Shop {
         (shop, ids)
     }
 }
+
+#[tokio::test]
+#[ignore]
+async fn dump_document() {
+    let document = crate::openapi_document(&test_support::state().await);
+    std::fs::write("/tmp/audit-doc.json", serde_json::to_string_pretty(&document).unwrap()).unwrap();
+}
