@@ -111,7 +111,9 @@ impl IntoParams for ExportQuery {
         let mut params = vec![
             parameter(json!({
                 "name": "format", "in": "query",
-                "schema": {"type": "string", "enum": ["jsonl", "ndjson", "json-lines", "cloudevents"], "default": "jsonl"},
+                "schema": params::or_empty(json!({
+                    "type": "string", "enum": ["jsonl", "ndjson", "json-lines", "cloudevents"], "default": "jsonl"
+                })),
                 "description": "`jsonl` (also `ndjson`, `json-lines`): each line a `RecordedEvent`; `cloudevents`: \
                     each line a `CloudEvent`.",
             })),

@@ -3,16 +3,22 @@
 //! range the server parses, which JSON states exactly (a derived `maximum` would pass through a float).
 
 use crate::openapi::parameter;
-use serde_json::json;
+use serde_json::{json, Value};
 use utoipa::openapi::path::Parameter;
 
 /// Text the server accepts in a query parameter: anything but a NUL (400).
 pub(super) const NO_NUL: &str = "^[^\\u0000]*$";
 
+/// `schema`, or the empty value: the API reads `name=` as if the parameter were absent (`crate::extract`), as an
+/// HTML form sends an empty field. (OpenAPI's `allowEmptyValue`, which utoipa's `Parameter` cannot carry.)
+pub(super) fn or_empty(schema: Value) -> Value {
+    json!({"anyOf": [schema, {"type": "string", "maxLength": 0}]})
+}
+
 /// A non-negative integer parameter that the server reads as a `u64` (a position, a version, a cursor).
 pub(super) fn position(name: &str, description: &str) -> Parameter {
     parameter(json!({
-        "name": name, "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": u64::MAX},
+        "name": name, "in": "query", "schema": or_empty(json!({"type": "integer", "minimum": 0, "maximum": u64::MAX})),
         "description": description,
     }))
 }
@@ -21,7 +27,7 @@ pub(super) fn position(name: &str, description: &str) -> Parameter {
 pub(super) fn limit(default: usize, max: usize) -> Parameter {
     parameter(json!({
         "name": "limit", "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": max, "default": default},
+        "schema": or_empty(json!({"type": "integer", "minimum": 1, "maximum": max, "default": default})),
         "description": format!("Items per page (1 to {max}, default {default}; outside: 422)."),
     }))
 }
@@ -36,7 +42,7 @@ pub(super) fn text(name: &str, description: &str) -> Parameter {
 /// The filters of the log (`after`, `stream_prefix`, `event_type`, `from_time`, `to_time`), shared by the global
 /// log, its live tail and the export.
 pub(super) fn log_filters() -> Vec<Parameter> {
-    let time = json!({"type": "string", "format": "date-time"});
+    let time = or_empty(json!({"type": "string", "format": "date-time"}));
     vec![
         position("after", "Only events with a position greater than this (default 0: from the start)."),
         text("stream_prefix", "Only events of streams whose id starts with this (e.g. `order-`)."),
@@ -61,6 +67,7 @@ pub(super) fn log_filters() -> Vec<Parameter> {
 /// `follow`: the global log's switch to its live tail.
 pub(super) fn follow(description: &str) -> Parameter {
     parameter(json!({
-        "name": "follow", "in": "query", "schema": {"type": "boolean", "default": false}, "description": description,
+        "name": "follow", "in": "query", "schema": or_empty(json!({"type": "boolean", "default": false})),
+        "description": description,
     }))
 }
