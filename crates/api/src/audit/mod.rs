@@ -7,6 +7,9 @@
 //! - `verify`: `GET /v1/audit/verify` (hash chains) and the digest endpoints.
 //! - `export`: `GET /v1/export` (JSON lines or CloudEvents, streamed page by page), and the query strings of the
 //!   log's readers.
+//! - `params`, `schemas`: the OpenAPI side: the query parameters the readers share, and the schemas of what the
+//!   audit API answers with the store's own types (`RecordedEvent`, `DigestCheck`, ...). Each handler declares its
+//!   operation with `#[utoipa::path]`.
 //!
 //! The work is `tally_audit`'s (history and point-in-time folds, recorded digests, export lines, verification
 //! reports), shared with the `tally` CLI's `verify`, `digest` and `export`; this module is the HTTP side.
