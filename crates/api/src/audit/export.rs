@@ -1,7 +1,9 @@
 //! The log's readers over HTTP: the query strings of the global log, its live tail and the export ([`LogQuery`],
 //! [`ExportQuery`]: each a [`LogRange`]), and `GET /v1/export`, which streams `tally_audit::export::export_lines`.
 
+use super::params;
 use super::{bad_parameter, not_found, store_problem};
+use crate::openapi::parameter;
 use crate::problem::Problem;
 use crate::{ApiQuery, AppState};
 use axum::body::Body;
@@ -11,16 +13,20 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Deserialize;
+use serde_json::json;
 use std::sync::Arc;
 use tally_audit::export::{export_lines, ExportFormat, LogRange};
 use tally_store::{LogFilter, ReadStream};
 use tracing::instrument;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::IntoParams;
 
-/// Refuses a time range that ends before it starts.
+/// Refuses a time range that ends before it starts. (An empty one, `from_time == to_time`, is a range like any
+/// other: `[from_time, to_time)` holds no event.)
 fn checked(range: LogRange) -> Result<LogRange, Problem> {
     if let (Some(from), Some(to)) = (range.from_time, range.to_time) {
-        if from >= to {
-            return Err(bad_parameter("from_time must be before to_time"));
+        if from > to {
+            return Err(bad_parameter("from_time must not be after to_time"));
         }
     }
     Ok(range)
@@ -50,6 +56,20 @@ pub(crate) struct LogQuery {
     #[serde(default, deserialize_with = "serde_html_form::de::empty_as_none")]
     to_time: Option<DateTime<Utc>>,
     pub(super) follow: Option<bool>,
+}
+
+/// The global log's parameters (`GET /v1/events`).
+impl IntoParams for LogQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = params::log_filters();
+        params.insert(1, params::position("cursor", "A `next_cursor` (a position as text); overrides `after`."));
+        params.insert(2, params::limit(super::log::DEFAULT_LIMIT, super::log::MAX_LIMIT));
+        params.push(params::follow(
+            "`true`: the live tail as Server-Sent Events instead of a page (as `GET /v1/events/stream`; with \
+            `cursor` or `limit` that is a 400).",
+        ));
+        params
+    }
 }
 
 impl LogQuery {
@@ -86,6 +106,29 @@ pub(crate) struct ExportQuery {
     to_time: Option<DateTime<Utc>>,
 }
 
+impl IntoParams for ExportQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = vec![
+            parameter(json!({
+                "name": "format", "in": "query",
+                "schema": params::or_empty(json!({
+                    "type": "string", "enum": ["jsonl", "ndjson", "json-lines", "cloudevents"], "default": "jsonl"
+                })),
+                "description": "`jsonl` (also `ndjson`, `json-lines`): each line a `RecordedEvent`; `cloudevents`: \
+                    each line a `CloudEvent`.",
+            })),
+            params::text("stream", "Only this stream, in stream order (404 if it does not exist)."),
+            params::position(
+                "to_position",
+                "Only events at or below this position (default: the head when the \
+                export starts).",
+            ),
+        ];
+        params.extend(params::log_filters());
+        params
+    }
+}
+
 impl ExportQuery {
     fn range(self) -> Result<LogRange, Problem> {
         checked(LogRange {
@@ -99,7 +142,20 @@ impl ExportQuery {
     }
 }
 
-/// `GET /v1/export?format=jsonl|cloudevents&stream=&after=&to_position=&stream_prefix=&event_type=&from_time=&to_time=`.
+/// Export the log
+///
+/// The event log, whole or in part, streamed as JSON lines (each line a `RecordedEvent`) or CloudEvents 1.0 (each
+/// line a `CloudEvent`), in log order (stream order with `stream`). Without `to_position`, the export ends at the
+/// head as it was when the export started. If the store fails mid-export, the body is cut short. Only the
+/// parameters listed are accepted (another: 400).
+#[utoipa::path(get, path = "/v1/export", tag = "audit", operation_id = "exportLog",
+    params(ExportQuery),
+    responses(
+        (status = 200, description = "One JSON object per line: a `RecordedEvent` (`format=jsonl`) or a \
+            `CloudEvent` (`format=cloudevents`).", content_type = "application/x-ndjson", body = String),
+        (status = 404, description = "404 `not-found`: `stream` names no stream.", body = Problem,
+            content_type = "application/problem+json"),
+    ))]
 #[instrument(skip_all)]
 pub(super) async fn export(
     State(state): State<AppState>,

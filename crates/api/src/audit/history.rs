@@ -2,6 +2,7 @@
 //! `as_of=` / `at_version=` on `GET /v1/orders/{id}` and `GET /v1/inventory/{sku}` (the query handlers delegate
 //! here when either is given). The folding is `tally_audit::history`'s; a state that does not exist is 404.
 
+use super::schemas::HistoryEntryDoc;
 use super::{bad_parameter, not_found, store_problem};
 use crate::problem::Problem;
 use crate::{ApiPath, AppState};
@@ -13,6 +14,7 @@ use serde::Serialize;
 use tally_audit::history::{history, state_at, AuditError, HistoryEntry, PointInTime, StateAt};
 use tally_domain::{Aggregate, Inventory, Order, OrderId, Sku};
 use tracing::instrument;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// A history or past state that could not be given, as a problem.
@@ -62,14 +64,28 @@ pub(crate) async fn inventory_at(state: &AppState, sku: &str, point: PointInTime
 }
 
 /// The body of `GET /v1/orders/{id}/history`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = OrderHistory)]
 struct HistoryBody {
     order_id: Uuid,
+    /// `order-{order_id}`.
     stream_id: String,
+    /// Every event of the order, in stream order, each with the order's state after it.
+    #[schema(value_type = Vec<HistoryEntryDoc>)]
     items: Vec<HistoryEntry>,
 }
 
-/// `GET /v1/orders/{id}/history`.
+/// Order history
+///
+/// Every event of an order with who caused it and the order's state after it, folded from the event log with the
+/// domain's `evolve` (never from the read model).
+#[utoipa::path(get, path = "/v1/orders/{id}/history", tag = "audit", operation_id = "getOrderHistory",
+    params(("id" = Uuid, Path, description = "The order id.", example = "0193a5b2-7c1e-7d4a-9f00-4c2b1e8d6a01")),
+    responses(
+        (status = 200, description = "The history.", body = HistoryBody),
+        (status = 404, description = "404 `not-found`: no such order.", body = Problem,
+            content_type = "application/problem+json"),
+    ))]
 #[instrument(skip_all, fields(order.id = %order_id))]
 pub(super) async fn order_history(
     State(state): State<AppState>,

@@ -5,7 +5,10 @@
 //! the same number as text, `null` at the end), so a reader continues exactly where it stopped.
 
 use super::export::LogQuery;
+use super::params;
+use super::schemas::{RecordedEventDoc, TailEventDoc};
 use super::{limit, not_found, store_problem};
+use crate::openapi::parameter;
 use crate::problem::Problem;
 use crate::{ApiPath, ApiQuery, AppState};
 use axum::extract::State;
@@ -13,30 +16,45 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use tally_store::{Direction, ReadStream, RecordedEvent};
 use tracing::instrument;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::{IntoParams, ToSchema};
 
-const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 1000;
+pub(super) const DEFAULT_LIMIT: usize = 100;
+pub(super) const MAX_LIMIT: usize = 1000;
 
 /// One page of a stream.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = StreamEventsPage)]
 struct StreamPage {
     stream_id: String,
+    #[schema(value_type = Vec<RecordedEventDoc>)]
     items: Vec<RecordedEvent>,
-    /// The `from` of the next page in the same direction; `null` when the page reached the stream's end.
+    /// The `from` of the next page in the same direction; `null` when the page reached the stream's end (a page
+    /// shorter than `limit`, or backwards past version 0).
+    #[schema(required = true)]
     next_from: Option<u64>,
+    /// `next_from` as text (pass it as `cursor`); `null` at the end.
+    #[schema(required = true, pattern = "^[0-9]{1,20}$")]
     next_cursor: Option<String>,
 }
 
 /// One page of the global log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LogPage)]
 struct LogPage {
+    /// The events of this page that pass the filters.
+    #[schema(value_type = Vec<RecordedEventDoc>)]
     items: Vec<RecordedEvent>,
-    /// The log was examined up to here: pass it as `after` to read on (also at the head, to wait for more).
+    /// The log was examined up to here: pass it as `after` (or `cursor`) to read on, also at the head to wait for
+    /// more.
     next_after: u64,
     /// `next_after` as text while more of the log is known to follow; `null` at the head.
+    #[schema(required = true, pattern = "^[0-9]{1,20}$")]
     next_cursor: Option<String>,
+    /// The log's head position.
     head_position: u64,
 }
 
@@ -51,6 +69,27 @@ pub(super) struct StreamQuery {
     limit: Option<u64>,
 }
 
+impl IntoParams for StreamQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            params::position(
+                "from",
+                "The first version to read (inclusive). Default: 0 forwards, the stream's end \
+                backwards.",
+            ),
+            params::position("cursor", "A `next_cursor` (a version as text); overrides `from`."),
+            parameter(json!({
+                "name": "direction", "in": "query",
+                "schema": params::or_empty(json!({
+                    "type": "string", "enum": ["forwards", "backwards"], "default": "forwards"
+                })),
+                "description": "Which way to read."
+            })),
+            params::limit(DEFAULT_LIMIT, MAX_LIMIT),
+        ]
+    }
+}
+
 /// Which way a stream is read.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -59,7 +98,23 @@ enum ReadDirection {
     Backwards,
 }
 
-/// `GET /v1/streams/{stream_id}/events?from=&direction=forwards|backwards&limit=`.
+/// Read a stream
+///
+/// One stream's events by version, forwards or backwards, as the store recorded them. Pages by `next_from` /
+/// `next_cursor`. Only the parameters listed are accepted (another: 400).
+#[utoipa::path(get, path = "/v1/streams/{stream_id}/events", tag = "audit", operation_id = "getStreamEvents",
+    params(
+        ("stream_id" = String, Path, description = "`product-{sku}`, `inventory-{sku}`, `order-{uuid}` or \
+            `apikey-{uuid}`.", example = "inventory-TEE-RED-M", pattern = r"^[^\u0000]+$"),
+        StreamQuery,
+    ),
+    responses(
+        (status = 200, description = "A page of the stream.", body = StreamPage),
+        (status = 404, description = "404 `not-found`: there is no such stream.", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "422 `validation`: `limit` is out of range.", body = Problem,
+            content_type = "application/problem+json"),
+    ))]
 #[instrument(skip_all, fields(stream.id = %stream_id))]
 pub(super) async fn stream_events(
     State(state): State<AppState>,
@@ -95,8 +150,22 @@ pub(super) async fn stream_events(
         .into_response())
 }
 
-/// `GET /v1/events?after=&limit=&stream_prefix=&event_type=&from_time=&to_time=`; with `follow=true` (or
-/// `Accept: text/event-stream`) the live tail instead.
+/// Read the global log
+///
+/// The global log after a position, filtered, a page at a time. With `follow=true` or `Accept: text/event-stream`,
+/// the live tail instead (as `GET /v1/events/stream`, which then refuses `cursor` and `limit` with a 400). Only the
+/// parameters listed are accepted (another: 400).
+#[utoipa::path(get, path = "/v1/events", tag = "audit", operation_id = "getGlobalLog",
+    params(LogQuery),
+    responses(
+        (status = 200, description = "A page of the log; following (`follow=true` or `Accept: text/event-stream`), \
+            the live tail as Server-Sent Events, one message per event.", content(
+            (LogPage = "application/json"),
+            (TailEventDoc = "text/event-stream"),
+        )),
+        (status = 422, description = "422 `validation`: `limit` is out of range.", body = Problem,
+            content_type = "application/problem+json"),
+    ))]
 #[instrument(skip_all)]
 pub(super) async fn global_log(
     State(state): State<AppState>,

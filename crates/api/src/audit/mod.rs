@@ -7,6 +7,9 @@
 //! - `verify`: `GET /v1/audit/verify` (hash chains) and the digest endpoints.
 //! - `export`: `GET /v1/export` (JSON lines or CloudEvents, streamed page by page), and the query strings of the
 //!   log's readers.
+//! - `params`, `schemas`: the OpenAPI side: the query parameters the readers share, and the schemas of what the
+//!   audit API answers with the store's own types (`RecordedEvent`, `DigestCheck`, ...). Each handler declares its
+//!   operation with `#[utoipa::path]`.
 //!
 //! The work is `tally_audit`'s (history and point-in-time folds, recorded digests, export lines, verification
 //! reports), shared with the `tally` CLI's `verify`, `digest` and `export`; this module is the HTTP side.
@@ -17,6 +20,8 @@
 mod export;
 mod history;
 mod log;
+mod params;
+mod schemas;
 mod tail;
 #[cfg(test)]
 mod tests;
@@ -26,34 +31,47 @@ pub(crate) use history::{inventory_at, order_at};
 pub(crate) use tally_audit::history::PointInTime;
 
 use crate::auth::{Access, ApiRoutes};
-use crate::idempotency::idempotent;
 use crate::problem::{Problem, ProblemKind};
+use crate::AppState;
 use axum::http::StatusCode;
 use tally_store::StoreError;
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
 
 /// The audit routes that answer a page (or open the tail of `/v1/events?follow=true`, whose head comes at once):
 /// under the request timeout like every other route.
 pub(crate) fn routes(routes: ApiRoutes) -> ApiRoutes {
     routes
-        .get("/v1/streams/{stream_id}/events", Access::Audit, log::stream_events)
-        .get("/v1/events", Access::Audit, log::global_log)
-        .get("/v1/orders/{id}/history", Access::Audit, history::order_history)
-        .get("/v1/audit/digests", Access::Audit, verify::list)
-        .get("/v1/audit/digests/{id}", Access::Audit, verify::one)
+        .route(Access::Audit, routes!(log::stream_events))
+        .route(Access::Audit, routes!(log::global_log))
+        .route(Access::Audit, routes!(history::order_history))
+        .route(Access::Audit, routes!(verify::list))
+        .route(Access::Audit, with_schemas(routes!(verify::one), [schemas::named::<schemas::DigestDoc>()]))
 }
 
 /// The audit routes routed outside the request timeout ([`crate::layers`]): the live tail and the export stream
 /// for as long as the client reads, and verification and digests read the whole log before they answer, which
 /// takes as long as the log is long.
 pub(crate) fn whole_log_routes(routes: ApiRoutes) -> ApiRoutes {
+    let export_lines = [schemas::named::<schemas::RecordedEventDoc>(), schemas::named::<schemas::CloudEventDoc>()];
     routes
-        .get("/v1/events/stream", Access::Audit, tail::live_tail)
-        .get("/v1/export", Access::Audit, export::export)
-        .get("/v1/audit/verify", Access::Audit, verify::verify_chains)
-        .get("/v1/audit/digest", Access::Audit, verify::take_digest)
-        .post("/v1/audit/digests", Access::Audit, idempotent(verify::take_digest_created))
-        .post("/v1/audit/digests/{id}/verification", Access::Audit, idempotent(verify::check))
-        .get("/v1/audit/digests/{id}/verification", Access::Audit, verify::check)
+        .route(Access::Audit, routes!(tail::live_tail))
+        .route(Access::Audit, with_schemas(routes!(export::export), export_lines))
+        .route(Access::Audit, routes!(verify::verify_chains))
+        .route(Access::Audit, routes!(verify::take_digest))
+        .command(Access::Audit, routes!(verify::take_digest_created))
+        // The GET and the POST do the same; the idempotency layer acts on the POST only.
+        .command(Access::Audit, routes!(verify::check, verify::check_post))
+}
+
+/// `routes` with schemas no handler's types name (a response's lines, a member of an `anyOf` written as JSON), so
+/// the document holds them.
+fn with_schemas<const N: usize>(
+    (mut schemas, paths, router): UtoipaMethodRouter<AppState>,
+    extra: [(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>); N],
+) -> UtoipaMethodRouter<AppState> {
+    schemas.extend(extra);
+    (schemas, paths, router)
 }
 
 /// A store failure as a problem: unavailable backends are 503 with `Retry-After`, anything else a 500. The

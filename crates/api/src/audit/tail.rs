@@ -9,12 +9,16 @@
 
 use super::bad_parameter;
 use super::export::LogQuery;
+use super::params;
+use super::schemas::TailEventDoc;
+use crate::openapi::parameter;
 use crate::problem::Problem;
 use crate::{ApiQuery, AppState};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use serde_json::json;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -22,6 +26,8 @@ use std::time::Duration;
 use tally_audit::export::LogRange;
 use tally_store::{EventStore, RecordedEvent};
 use tracing::instrument;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::IntoParams;
 
 /// Events per `read_all` while tailing.
 const PAGE: usize = 500;
@@ -37,7 +43,37 @@ struct Tail {
     pending: VecDeque<RecordedEvent>,
 }
 
-/// `GET /v1/events/stream?after=&stream_prefix=&event_type=&from_time=&to_time=`, resuming from `Last-Event-ID`.
+/// The live tail's parameters: the log's filters, `Last-Event-ID`, and `follow` (taken as on `GET /v1/events`,
+/// where it leads here).
+pub(super) struct TailParams;
+
+impl IntoParams for TailParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = params::log_filters();
+        params.push(params::follow("Accepted (as on `GET /v1/events`, `true` or `false`, else 400) and ignored."));
+        params.push(parameter(json!({
+            "name": "Last-Event-ID", "in": "header",
+            "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+            "description": "Resume after this position (overrides `after`): the `id:` of the last message received, \
+                as an SSE client sends it when it reconnects. Not a position: 400.",
+        })));
+        params
+    }
+}
+
+/// Tail the global log (SSE)
+///
+/// The live tail of the global log as Server-Sent Events: one message per event, `id:` its position and `data:` the
+/// event as JSON (`RecordedEvent`); a `: keep-alive` comment every 15 s while idle. The stream does not end by
+/// itself: at the head it waits for new events. A client that reconnects sends `Last-Event-ID` (or `after`) and
+/// continues with no gap and no repeat. If the store fails, the stream ends. Takes the global log's filters, but no
+/// `cursor` or `limit` (400). Only the parameters listed are accepted (another: 400).
+#[utoipa::path(get, path = "/v1/events/stream", tag = "audit", operation_id = "tailGlobalLog",
+    params(TailParams),
+    responses(
+        (status = 200, description = "The event stream, one message per event.", content_type = "text/event-stream",
+            body = TailEventDoc),
+    ))]
 #[instrument(skip_all)]
 pub(super) async fn live_tail(
     State(state): State<AppState>,

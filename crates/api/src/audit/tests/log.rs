@@ -84,6 +84,14 @@ async fn the_global_log_pages_and_filters() {
     let timed = shop.ok(&format!("/v1/events?limit=1000&from_time={}", from.replace('+', "%2B"))).await;
     let expected: Vec<u64> = all.iter().filter(|e| e.recorded_at >= middle.recorded_at).map(|e| e.position).collect();
     assert_eq!(positions(&timed), expected);
+    // `[from_time, to_time)` with both the same is an empty range, not an error; one that ends before it starts is.
+    let from = from.replace('+', "%2B");
+    let same = shop.ok(&format!("/v1/events?limit=1000&from_time={from}&to_time={from}")).await;
+    assert_eq!(positions(&same), Vec::<u64>::new());
+    let before = middle.recorded_at - chrono::Duration::seconds(1);
+    let before = before.to_rfc3339_opts(chrono::SecondsFormat::Micros, true).replace('+', "%2B");
+    let reversed = shop.get(&format!("/v1/events?from_time={from}&to_time={before}")).await;
+    assert_eq!(reversed.status, StatusCode::BAD_REQUEST, "{}", reversed.text());
 
     // Typed query strings: a bad value names its parameter; an unknown one, a repeated scalar, a tail with a
     // limit are refused; empty values mean "not given".

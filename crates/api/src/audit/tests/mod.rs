@@ -6,10 +6,12 @@
 //! - `history`: order history and point-in-time state (orders, inventory).
 //! - `tamper`: verification and digests after SQL tampering behind the store's back.
 //! - `export`: JSON lines and CloudEvents round trips.
+//! - `schemas`: real answers held to the schemas the OpenAPI document gives them.
 
 mod export;
 mod history;
 mod log;
+mod schemas;
 mod tamper;
 
 use crate::test_support;

@@ -9,7 +9,7 @@ use tally_store::digest::compute_digest;
 use tally_store::{ExpectedVersion, NewEvent};
 
 /// Runs `change` with the append-only trigger disabled.
-async fn tamper(pool: &PgPool, change: &str) {
+pub(super) async fn tamper(pool: &PgPool, change: &str) {
     let mut tx = pool.begin().await.expect("begin");
     sqlx::query("alter table events disable trigger events_append_only").execute(&mut *tx).await.expect("disable");
     sqlx::query(change).execute(&mut *tx).await.expect("tamper");
