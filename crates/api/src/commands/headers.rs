@@ -74,8 +74,12 @@ impl utoipa::IntoParams for RequestMeta {
             })),
             parameter(json!({
                 "name": "traceparent", "in": "header",
-                "schema": {"type": "string", "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"},
-                "description": "W3C trace context; its trace id is recorded in the events' metadata."
+                // Any value: W3C Trace Context has a receiver ignore a malformed one, not refuse the request.
+                "schema": {"type": "string"},
+                "example": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "description": "W3C trace context (`00-<trace id>-<parent id>-<flags>`); its trace id is recorded in \
+                    the events' metadata. A value that is not a valid `traceparent` is ignored (as W3C Trace Context \
+                    requires), never refused."
             })),
         ]
     }
