@@ -106,6 +106,10 @@ pub(crate) async fn layer(State(pool): State<PgPool>, request: Request, next: Ne
     if request.method() != Method::POST {
         return next.run(request).await;
     }
+    // A malformed request is refused before its key is looked at: a replay must not answer for it.
+    if let Err(problem) = crate::commands::check_command_headers(request.headers()) {
+        return problem.into_response();
+    }
     run(pool, request, move |request| next.run(request)).await
 }
 

@@ -142,14 +142,17 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }
-        // JSON `null` says "no body" too (the document's schema for an optional body allows it).
-        if is_json && bytes.trim_ascii() == b"null" {
-            return Ok(OptionalJson(T::default()));
-        }
         if !is_json {
             return Err(extract::not_json());
         }
-        extract::parse_json(&bytes).map(OptionalJson)
+        // Malformed JSON is refused here, as every body's is (400).
+        match extract::parse_json::<serde_json::Value>(&bytes)? {
+            // JSON `null` says "no body" too (the document's schema for an optional body allows it).
+            serde_json::Value::Null => Ok(OptionalJson(T::default())),
+            // serde reads a struct from an array too (`[]` is a field-less struct): only an object is one here.
+            serde_json::Value::Object(_) => extract::parse_json(&bytes).map(OptionalJson),
+            _ => Err(invalid("body", "must be a JSON object (or null, or left out)")),
+        }
     }
 }
 

@@ -22,6 +22,8 @@ mod keys;
 mod orders;
 mod products;
 
+pub(crate) use headers::check as check_command_headers;
+
 use crate::auth::ApiRoutes;
 use axum::extract::DefaultBodyLimit;
 

@@ -288,7 +288,7 @@ async fn ship(
 #[utoipa::path(post, path = "/v1/orders/{id}/delivery", tag = "commands", operation_id = "deliverOrder",
     params(OrderIdParam, RequestMeta, IfMatch),
     request_body(content = Option<Delivery>, description = "May be left out (an empty or whitespace-only body means \
-        `{}`, as does `null`); when present, it must be JSON (else 415)."),
+        `{}`, as does `null`); when present, it must be a JSON object (else 422) sent as JSON (else 415)."),
     responses(
         (status = 201, description = "Delivered.", body = OrderView, headers(
             ("ETag" = String, description = "The order's stream version, as a strong ETag."),
@@ -321,7 +321,7 @@ async fn deliver(
 #[utoipa::path(post, path = "/v1/orders/{id}/cancellation", tag = "commands", operation_id = "cancelOrder",
     params(OrderIdParam, RequestMeta, IfMatch),
     request_body(content = Option<Cancellation>, description = "May be left out (an empty or whitespace-only body \
-        means `{}`, as does `null`); when present, it must be JSON (else 415)."),
+        means `{}`, as does `null`); when present, it must be a JSON object (else 422) sent as JSON (else 415)."),
     responses(
         (status = 201, description = "Cancelled.", body = OrderView, headers(
             ("ETag" = String, description = "The order's stream version, as a strong ETag."),

@@ -42,8 +42,14 @@ struct RegisterProduct {
     sku: String,
     /// The product's name: 1 to 200 characters once trimmed of white space, no control characters inside (it is
     /// stored trimmed; else 422).
+    // White space around (trimmed: `char::is_whitespace`), then 1 to 200 characters that are not control
+    // characters (`char::is_control`), the first and the last of them not white space.
     #[schema(
-        pattern = r"^[\t\n\u000b\u000c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([^\u0000-\u001f\u007f-\u009f]{0,198}[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\u000b\u000c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$",
+        pattern = "^[\\t\\n\\u000b\\u000c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*\
+            [^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]\
+            ([^\\u0000-\\u001f\\u007f-\\u009f]{0,198}\
+            [^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])?\
+            [\\t\\n\\u000b\\u000c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$",
         example = "Red tee, M"
     )]
     name: String,
@@ -130,7 +136,7 @@ async fn reprice(
     params(("sku" = schemas::Sku, Path, description = "The product's SKU.", example = "TEE-RED-M"),
         RequestMeta, IfMatch),
     request_body(content = Option<Discontinue>, description = "May be left out (an empty or whitespace-only body \
-        means `{}`, as does `null`); when present, it must be JSON (else 415)."),
+        means `{}`, as does `null`); when present, it must be a JSON object (else 422) sent as JSON (else 415)."),
     responses(
         (status = 200, description = "Discontinued.", body = ProductView, headers(
             ("ETag" = String, description = "The product's stream version, as a strong ETag."),
