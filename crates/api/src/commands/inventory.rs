@@ -56,13 +56,22 @@ struct Adjustment {
     /// Where the stock is adjusted (`main` when absent).
     #[schema(value_type = Option<schemas::LocationId>)]
     location: Option<String>,
-    /// The change of the units on hand: not 0, at most 1,000,000 either way (else 422); negative for `damaged`
-    /// and `lost`, positive for `found`, either sign for `count_correction` (else 422).
-    #[schema(minimum = -1000000, maximum = 1000000, example = -3)]
+    #[schema(schema_with = delta_schema)]
     delta: i64,
     /// Why the count changed; it decides the sign `delta` may have.
     #[schema(value_type = schemas::AdjustmentReason)]
     reason: String,
+}
+
+/// The schema of [`Adjustment::delta`]: what the handler and the stock check, `not: {const: 0}` included (which
+/// utoipa's attributes cannot say). The sign the reason allows is in the description (a rule across two fields).
+fn delta_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::openapi::schema(serde_json::json!({
+        "type": "integer", "format": "int64", "minimum": -1_000_000, "maximum": 1_000_000, "not": {"const": 0},
+        "example": -3,
+        "description": "The change of the units on hand: not 0, at most 1,000,000 either way (else 422); negative \
+            for `damaged` and `lost`, positive for `found`, either sign for `count_correction` (else 422)."
+    }))
 }
 
 /// Receive stock
