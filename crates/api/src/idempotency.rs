@@ -1,7 +1,8 @@
 //! `Idempotency-Key` for every command (POST): a client may repeat a request safely, and its command is applied
 //! once, whatever fails in between.
 //!
-//! One mechanism, [`idempotent`], wraps each command handler (`post(idempotent(handler))`). For a request with
+//! One mechanism, [`layer`], a route layer on each command's POST (`ApiRoutes::command`, which also documents the
+//! header; it runs inside the guard, since a key belongs to its caller). For a request with
 //! an `Idempotency-Key` it buffers the body (at most [`BODY_LIMIT`](crate::commands::BODY_LIMIT), else 413),
 //! fingerprints it (SHA-256 of method, path and body) and claims the key in PostgreSQL (`idempotency_keys`,
 //! migrations 0003 and 0005) with one `insert ... on conflict do nothing`:
@@ -34,17 +35,14 @@
 
 use crate::error::{internal, unavailable};
 use crate::problem::{Problem, ProblemKind};
-use crate::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::handler::Handler;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 use tracing::Instrument;
 
@@ -106,28 +104,11 @@ pub(crate) async fn layer(State(pool): State<PgPool>, request: Request, next: Ne
     if request.method() != Method::POST {
         return next.run(request).await;
     }
-    run(pool, request, move |request| next.run(request)).await
-}
-
-/// Wraps a command handler in the `Idempotency-Key` contract (see the module doc).
-pub(crate) fn idempotent<H>(handler: H) -> Idempotent<H> {
-    Idempotent(handler)
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Idempotent<H>(H);
-
-impl<H, T> Handler<T, AppState> for Idempotent<H>
-where
-    H: Handler<T, AppState>,
-    T: 'static,
-{
-    type Future = Pin<Box<dyn Future<Output = Response> + Send>>;
-
-    fn call(self, request: Request, state: AppState) -> Self::Future {
-        let pool = state.pool.clone();
-        Box::pin(run(pool, request, move |request| self.0.call(request, state)))
+    // A malformed request is refused before its key is looked at: a replay must not answer for it.
+    if let Err(problem) = crate::commands::check_command_headers(request.headers()) {
+        return problem.into_response();
     }
+    run(pool, request, move |request| next.run(request)).await
 }
 
 /// Runs `command` on `request` under the request's `Idempotency-Key`, if it has one.

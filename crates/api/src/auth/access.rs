@@ -90,14 +90,6 @@ impl ApiRoutes {
         self.add(Method::GET, path, access, routing::get(handler))
     }
 
-    pub(crate) fn post<H, T>(self, path: &'static str, access: Access, handler: H) -> Self
-    where
-        H: Handler<T, AppState>,
-        T: 'static,
-    {
-        self.add(Method::POST, path, access, routing::post(handler))
-    }
-
     /// The operations of `#[utoipa::path]` handlers, collected by `utoipa_axum::routes!`, each needing `access`:
     /// routed with the guard, and documented.
     pub(crate) fn route(self, access: Access, routes: UtoipaMethodRouter<AppState>) -> Self {

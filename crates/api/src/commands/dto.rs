@@ -7,6 +7,7 @@
 //! bad value is a 422 `validation` problem whose detail and `field` extension name the field.
 
 use crate::extract;
+use crate::openapi::schemas;
 use crate::problem::{Problem, ProblemKind};
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
@@ -14,23 +15,32 @@ use serde::Deserialize;
 use serde_json::json;
 use tally_domain::order::ItemLine;
 use tally_domain::{Currency, LocationId, Money, Quantity, Sku, ValueError};
+use utoipa::ToSchema;
 
 /// The longest free text accepted (references, carriers, tracking numbers, reasons), in characters.
 pub(crate) const MAX_TEXT_CHARS: usize = 500;
 
-/// `{"amount": 1999, "currency": "EUR"}`: integer minor units and an ISO 4217 code.
-#[derive(Debug, Clone, Deserialize)]
+/// A price in a request: `{"amount": 1999, "currency": "EUR"}`. Unknown fields are refused (422).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MoneyRequest)]
 pub(crate) struct MoneyRequest {
+    /// Integer minor units: a price is from 0 to 1,000,000,000 (else 422).
+    #[schema(minimum = 0, maximum = 1000000000, example = 1999)]
     pub amount: i64,
+    #[schema(value_type = schemas::Currency)]
     pub currency: String,
 }
 
-/// `{"sku": "TEE-RED-M", "quantity": 2}`.
-#[derive(Debug, Clone, Deserialize)]
+/// Units of one SKU: `{"sku": "TEE-RED-M", "quantity": 2}`. Unknown fields are refused (422).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LineRequest)]
 pub(crate) struct LineRequest {
+    #[schema(value_type = schemas::Sku)]
     pub sku: String,
+    /// Units, 1 to 1,000,000 (else 422).
+    #[schema(minimum = 1, maximum = 1000000, example = 2)]
     pub quantity: i64,
 }
 
@@ -58,9 +68,31 @@ pub(crate) fn quantity(field: &str, units: i64) -> Result<Quantity, Problem> {
     value(field, Quantity::bounded(units))
 }
 
-/// An amount of money that is not negative (prices), from a `{"amount", "currency"}` object named `field`.
+/// A price, from 0 to [`Money::MAX_PRICE`], from a `{"amount", "currency"}` object named `field`. (The catalog
+/// holds the same rule; checking it here too makes a price out of bounds a 422 whatever `If-Match` says, as the
+/// document's `MoneyRequest` promises.)
 pub(crate) fn money(field: &str, money: &MoneyRequest) -> Result<Money, Problem> {
-    amount(&format!("{field}.amount"), money.amount, &format!("{field}.currency"), &money.currency)
+    let amount_field = format!("{field}.amount");
+    let price = amount(&amount_field, money.amount, &format!("{field}.currency"), &money.currency)?;
+    if price.minor() > Money::MAX_PRICE {
+        return Err(invalid(&amount_field, format!("a price is at most {} minor units", Money::MAX_PRICE)));
+    }
+    Ok(price)
+}
+
+/// A payment or a refund: like [`amount`], and more than zero (the order holds the same rule; checked here too,
+/// so a zero amount is a 422 whatever `If-Match` says).
+pub(crate) fn positive_amount(
+    amount_field: &str,
+    amount: i64,
+    currency_field: &str,
+    currency: &str,
+) -> Result<Money, Problem> {
+    let money = self::amount(amount_field, amount, currency_field, currency)?;
+    if !money.is_positive() {
+        return Err(invalid(amount_field, "the amount must be positive"));
+    }
+    Ok(money)
 }
 
 /// An amount that is not negative and at most [`Money::MAX_AMOUNT`], from two fields (payments and refunds have
@@ -96,7 +128,8 @@ pub(crate) fn text(field: &str, text: Option<String>) -> Result<String, Problem>
     Ok(text)
 }
 
-/// A JSON body that may also be left out entirely (`POST /v1/orders/{id}/delivery` with no body means `{}`).
+/// A JSON body that may also be left out entirely (`POST /v1/orders/{id}/delivery` with no body means `{}`), or
+/// sent as JSON `null`, which means the same.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct OptionalJson<T>(pub T);
 
@@ -112,7 +145,14 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
         if !is_json {
             return Err(extract::not_json());
         }
-        extract::parse_json(&bytes).map(OptionalJson)
+        // Malformed JSON is refused here, as every body's is (400).
+        match extract::parse_json::<serde_json::Value>(&bytes)? {
+            // JSON `null` says "no body" too (the document's schema for an optional body allows it).
+            serde_json::Value::Null => Ok(OptionalJson(T::default())),
+            // serde reads a struct from an array too (`[]` is a field-less struct): only an object is one here.
+            serde_json::Value::Object(_) => extract::parse_json(&bytes).map(OptionalJson),
+            _ => Err(invalid("body", "must be a JSON object (or null, or left out)")),
+        }
     }
 }
 
@@ -140,5 +180,9 @@ mod tests {
         assert_eq!(negative.extensions["field"], "price.amount");
         assert!(text("reason", Some("x".repeat(MAX_TEXT_CHARS + 1))).is_err());
         assert_eq!(location("location", None).unwrap(), LocationId::main());
+        let too_dear = money("price", &MoneyRequest { amount: Money::MAX_PRICE + 1, currency: "EUR".into() });
+        assert_eq!(too_dear.unwrap_err().extensions["field"], "price.amount");
+        assert_eq!(positive_amount("amount", 0, "currency", "EUR").unwrap_err().extensions["field"], "amount");
+        assert_eq!(positive_amount("amount", 1, "currency", "EUR").unwrap().minor(), 1);
     }
 }

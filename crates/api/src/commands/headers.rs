@@ -74,9 +74,12 @@ impl utoipa::IntoParams for RequestMeta {
             })),
             parameter(json!({
                 "name": "traceparent", "in": "header",
+                // Any value: W3C Trace Context has a receiver ignore a malformed one, not refuse the request.
                 "schema": {"type": "string"},
-                "description": "W3C trace context; its trace id is recorded in the events' metadata. One that is not \
-                    valid trace context is ignored, as the W3C recommendation says."
+                "example": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "description": "W3C trace context (`00-<trace id>-<parent id>-<flags>`); its trace id is recorded in \
+                    the events' metadata. A value that is not a valid `traceparent` is ignored (as W3C Trace Context \
+                    requires), never refused."
             })),
         ]
     }
@@ -94,8 +97,8 @@ impl utoipa::IntoParams for IfMatch {
             "name": "If-Match", "in": "header",
             "schema": {"type": "string", "pattern": "^(\\*|\"[0-9]{1,19}\")?$"},
             "example": "\"3\"",
-            "description": "One strong ETag as sent in `ETag` (e.g. `\"3\"`): the command runs only if the stream is at \
-                that version, else 412 `version-conflict`. `*` or empty: no expectation. Anything else: 400."
+            "description": "One strong ETag as sent in `ETag` (e.g. `\"3\"`): the command runs only if the stream is \
+                at that version, else 412 `version-conflict`. `*` or empty: no expectation. Anything else: 400."
         }))]
     }
 }
@@ -129,6 +132,14 @@ fn bad_request(detail: &str) -> Problem {
     Problem::new(ProblemKind::Validation, detail).with_status(StatusCode::BAD_REQUEST)
 }
 
+/// Refuses a command whose own headers (`X-Actor`, `If-Match`) are malformed. The `Idempotency-Key` layer asks
+/// first, so a malformed request is a 400 whether or not its key was used before (a replay never hides it).
+pub(crate) fn check(headers: &HeaderMap) -> Result<(), Problem> {
+    claimed_actor(headers)?;
+    if_match(headers)?;
+    Ok(())
+}
+
 /// `X-Actor`: on whose behalf the client says it acts.
 fn claimed_actor(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     let Some(value) = headers.get(&X_ACTOR) else {
@@ -148,6 +159,7 @@ pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
     };
     let malformed = || bad_request("If-Match must be one strong ETag as sent in ETag, e.g. \"3\"");
     let value = value.to_str().map_err(|_| malformed())?.trim();
+    // Empty, as a client sends an unset variable: no expectation, like `*`.
     if value == "*" || value.is_empty() {
         return Ok(None);
     }
@@ -206,7 +218,7 @@ mod tests {
         assert_eq!(if_match(&with_if_match("\"3\"")).unwrap(), Some(3));
         assert_eq!(if_match(&with_if_match(" \"0\" ")).unwrap(), Some(0));
         assert_eq!(if_match(&with_if_match("*")).unwrap(), None);
-        assert_eq!(if_match(&with_if_match("")).unwrap(), None, "an empty list of entity tags");
+        assert_eq!(if_match(&with_if_match("")).unwrap(), None);
         for bad in ["3", "W/\"3\"", "\"-1\"", "\"a\"", "\"\"", "\"1\", \"2\"", "\"99999999999999999999999\""] {
             let problem = if_match(&with_if_match(bad)).unwrap_err();
             assert_eq!(problem.status, StatusCode::BAD_REQUEST, "{bad}");

@@ -1,8 +1,10 @@
 //! The `/v1` command endpoints (POST): products, stock, orders, API keys. Each turns a JSON body into a typed command,
 //! runs it through `tally_commands::Commands`, and answers with the resource's new state.
 //!
-//! Every route but `POST /v1/keys` is wrapped in [`crate::idempotency::idempotent`] (the `Idempotency-Key` contract), and the whole
-//! group has a body limit ([`BODY_LIMIT`], 413 beyond it). `X-Request-Id` is every route's ([`crate::layers`]).
+//! Every route but `POST /v1/keys` is routed with `ApiRoutes::command`, which adds the `Idempotency-Key` contract
+//! ([`crate::idempotency::layer`]), and the whole group has a body limit ([`BODY_LIMIT`], 413 beyond it).
+//! `X-Request-Id` is every route's ([`crate::layers`]). Each handler declares its OpenAPI operation
+//! (`#[utoipa::path]`), and its request type its schema.
 //!
 //! - `products`: register, reprice, discontinue.
 //! - `inventory`: receipts and adjustments.
@@ -19,6 +21,8 @@ mod inventory;
 mod keys;
 mod orders;
 mod products;
+
+pub(crate) use headers::check as check_command_headers;
 
 use crate::auth::ApiRoutes;
 use axum::extract::DefaultBodyLimit;

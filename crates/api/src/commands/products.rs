@@ -9,10 +9,10 @@
 
 use super::answer::{first_recorded, last_change};
 use super::dto::{self, MoneyRequest, OptionalJson};
-use super::headers::{command_response, RequestMeta};
+use super::headers::{command_response, IfMatch, RequestMeta};
 use crate::auth::{Access, ApiRoutes};
 use crate::extract::{ApiJson, ApiPath};
-use crate::idempotency::idempotent;
+use crate::openapi::schemas;
 use crate::problem::Problem;
 use crate::resources::ProductView;
 use crate::AppState;
@@ -23,26 +23,62 @@ use serde::Deserialize;
 use tally_commands::ProductOutcome;
 use tally_domain::{Aggregate, Product};
 use tracing::instrument;
+use utoipa::ToSchema;
+use utoipa_axum::routes;
 
 pub(super) fn routes(routes: ApiRoutes) -> ApiRoutes {
     routes
-        .post("/v1/products", Access::BackOffice, idempotent(register))
-        .post("/v1/products/{sku}/price", Access::BackOffice, idempotent(reprice))
-        .post("/v1/products/{sku}/discontinuation", Access::BackOffice, idempotent(discontinue))
+        .command(Access::BackOffice, routes!(register))
+        .command(Access::BackOffice, routes!(reprice))
+        .command(Access::BackOffice, routes!(discontinue))
 }
 
-#[derive(Debug, Deserialize)]
+/// A product to register. Unknown fields are refused (422).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RegisterProductRequest)]
 struct RegisterProduct {
+    #[schema(value_type = schemas::Sku)]
     sku: String,
+    /// The product's name: 1 to 200 characters once trimmed of white space, no control characters inside (it is
+    /// stored trimmed; else 422).
+    // White space around (trimmed: `char::is_whitespace`), then 1 to 200 characters that are not control
+    // characters (`char::is_control`), the first and the last of them not white space.
+    #[schema(
+        pattern = "^[\\t\\n\\u000b\\u000c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*\
+            [^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]\
+            ([^\\u0000-\\u001f\\u007f-\\u009f]{0,198}\
+            [^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])?\
+            [\\t\\n\\u000b\\u000c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$",
+        example = "Red tee, M"
+    )]
     name: String,
     price: MoneyRequest,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// An empty object (the body may also be left out).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DiscontinueProductRequest)]
 struct Discontinue {}
 
+/// Register a product
+///
+/// Registers a product in the catalog. Answers 201 with the product and its `Location`.
+#[utoipa::path(post, path = "/v1/products", tag = "commands", operation_id = "registerProduct",
+    params(RequestMeta),
+    request_body = RegisterProduct,
+    responses(
+        (status = 201, description = "Registered.", body = ProductView, headers(
+            ("ETag" = String, description = "The product's stream version, as a strong ETag."),
+            ("Tally-Position" = u64, description = "The global log position of the registration (absent when \
+                nothing was appended)."),
+            ("Location" = String, description = "`/v1/products/{sku}`"))),
+        (status = 409, description = "409 `version-conflict`: the SKU is already registered.", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 422, description = "422 `validation`: a value breaks a rule (`field` names it), or the body does \
+            not fit the schema.", body = Problem, content_type = "application/problem+json"),
+    ))]
 #[instrument(skip_all, fields(product.sku = %body.sku))]
 async fn register(
     State(state): State<AppState>,
@@ -56,6 +92,29 @@ async fn register(
     respond(&state, StatusCode::CREATED, outcome, Some(format!("/v1/products/{sku}"))).await
 }
 
+/// Reprice a product
+///
+/// Sets a product's price (the body is the new price, in the product's currency). Repricing to the current price
+/// records nothing (no `Tally-Position`). Answers 200 (not 201) with the product.
+#[utoipa::path(post, path = "/v1/products/{sku}/price", tag = "commands", operation_id = "repriceProduct",
+    params(("sku" = schemas::Sku, Path, description = "The product's SKU.", example = "TEE-RED-M"),
+        RequestMeta, IfMatch),
+    request_body = MoneyRequest,
+    responses(
+        (status = 200, description = "Repriced (or already at that price).", body = ProductView, headers(
+            ("ETag" = String, description = "The product's stream version, as a strong ETag."),
+            ("Tally-Position" = u64, description = "The global log position of the repricing (absent when the \
+                price was already this one)."))),
+        (status = 404, description = "404 `not-found`: the SKU is not registered.", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "409 `invalid-transition`: the product is discontinued.", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 412, description = "412 `version-conflict`: the product is not at the version given in \
+            `If-Match`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "422 `validation`: a value breaks a rule (`field` names it), the body does \
+            not fit the schema, the SKU is malformed, or the currency is not the product's.", body = Problem,
+            content_type = "application/problem+json"),
+    ))]
 #[instrument(skip_all, fields(product.sku = %sku))]
 async fn reprice(
     State(state): State<AppState>,
@@ -69,12 +128,34 @@ async fn reprice(
     respond(&state, StatusCode::OK, outcome, None).await
 }
 
+/// Discontinue a product
+///
+/// Discontinues a product: it can no longer be ordered. Final. Answers 200 (not 201) with the product.
+#[utoipa::path(post, path = "/v1/products/{sku}/discontinuation", tag = "commands",
+    operation_id = "discontinueProduct",
+    params(("sku" = schemas::Sku, Path, description = "The product's SKU.", example = "TEE-RED-M"),
+        RequestMeta, IfMatch),
+    request_body(content = Option<Discontinue>, description = "May be left out (an empty or whitespace-only body \
+        means `{}`, as does `null`); when present, it must be a JSON object (else 422) sent as JSON (else 415)."),
+    responses(
+        (status = 200, description = "Discontinued.", body = ProductView, headers(
+            ("ETag" = String, description = "The product's stream version, as a strong ETag."),
+            ("Tally-Position" = u64, description = "The global log position of the discontinuation."))),
+        (status = 404, description = "404 `not-found`: the SKU is not registered.", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 409, description = "409 `invalid-transition`: the product is already discontinued.", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 412, description = "412 `version-conflict`: the product is not at the version given in \
+            `If-Match`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "422 `validation`: the SKU is malformed, or the body is not `{}`.",
+            body = Problem, content_type = "application/problem+json"),
+    ))]
 #[instrument(skip_all, fields(product.sku = %sku))]
 async fn discontinue(
     State(state): State<AppState>,
     meta: RequestMeta,
     ApiPath(sku): ApiPath<String>,
-    OptionalJson(_): OptionalJson<Discontinue>,
+    OptionalJson(_discontinue): OptionalJson<Discontinue>,
 ) -> Result<Response, Problem> {
     let sku = dto::sku("sku", &sku)?;
     let outcome = state.commands.discontinue_product(&meta.context, &sku, meta.if_match).await?;

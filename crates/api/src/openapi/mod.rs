@@ -143,9 +143,6 @@ fn declare_shared(operation: &mut Map<String, Value>, endpoint: &Endpoint) {
         }));
     }
     let takes_body = operation.contains_key("requestBody");
-    if let Some(body) = operation.get_mut("requestBody") {
-        document_optional_body(body);
-    }
     let responses = operation.entry("responses").or_insert(json!({})).as_object_mut().expect("responses");
     let mut shared = vec![("400", "BadRequest"), ("500", "InternalError"), ("503", "ServiceUnavailable")];
     if takes_body {
@@ -188,23 +185,6 @@ fn declare_shared(operation: &mut Map<String, Value>, endpoint: &Endpoint) {
         headers["X-Request-Id"] = header("X-Request-Id");
         if endpoint.idempotent && status.starts_with('2') {
             headers["Idempotency-Replayed"] = header("Idempotency-Replayed");
-        }
-    }
-}
-
-/// A body that may be left out (`OptionalJson<T>`, documented by utoipa as `Option<T>`: `oneOf [T, null]`, not
-/// required) is documented as `T`, not required: leaving it out is how a client sends none, and a JSON `null` is not
-/// a body the server takes.
-fn document_optional_body(body: &mut Value) {
-    if body["required"] == json!(true) {
-        return;
-    }
-    for content in body["content"].as_object_mut().into_iter().flat_map(|content| content.values_mut()) {
-        let Some(choices) = content["schema"]["oneOf"].as_array() else { continue };
-        let null = json!({ "type": "null" });
-        if choices.len() == 2 && choices.contains(&null) {
-            let schema = choices.iter().find(|choice| **choice != null).cloned().unwrap_or_default();
-            content["schema"] = schema;
         }
     }
 }

@@ -231,3 +231,54 @@ async fn the_request_metadata_lands_on_the_events() {
         assert_eq!(event.metadata.claimed_actor.as_deref(), Some("shop-7"), "X-Actor is a claim");
     }
 }
+
+#[tokio::test]
+async fn an_optional_body_is_an_object_null_or_nothing() {
+    let app = app().await;
+    let order = app.confirmed_order().await;
+    let id = id_of(&order);
+    for body in ["[]", "3", "\"x\""] {
+        let reply = app.send(post(format!("/v1/orders/{id}/cancellation")).raw("application/json", body)).await;
+        reply.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation");
+        assert_eq!(reply.body["field"], "body", "{body}");
+    }
+    let cancelled = app.send(post(format!("/v1/orders/{id}/cancellation")).raw("application/json", " null ")).await;
+    assert_eq!(cancelled.assert_status(StatusCode::CREATED)["status"], "cancelled");
+}
+
+#[tokio::test]
+async fn amounts_and_deltas_out_of_bounds_are_422_whatever_if_match_says() {
+    let app = app().await;
+    let order = app.confirmed_order().await;
+    let id = id_of(&order);
+    let stale = "\"99\"";
+    for path in ["payments", "refunds"] {
+        let zero = json!({ "amount": 0, "currency": "EUR" });
+        let reply = app.send(post(format!("/v1/orders/{id}/{path}")).json(zero).header("if-match", stale)).await;
+        reply.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation");
+        assert_eq!(reply.body["field"], "amount");
+    }
+    let too_dear = json!({ "amount": 1_000_000_001, "currency": "EUR" });
+    let reply = app.send(post("/v1/products/TEE-RED-M/price").json(too_dear).header("if-match", stale)).await;
+    reply.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    assert_eq!(reply.body["field"], "price.amount");
+    let too_many = json!({ "delta": -1_000_001, "reason": "lost" });
+    let reply = app.send(post("/v1/inventory/TEE-RED-M/adjustments").json(too_many).header("if-match", stale)).await;
+    reply.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    assert_eq!(reply.body["field"], "delta");
+}
+
+#[tokio::test]
+async fn malformed_command_headers_are_400_even_when_the_key_was_used_before() {
+    let app = app().await;
+    let order = app.confirmed_order().await;
+    let id = id_of(&order);
+    let cancel = || post(format!("/v1/orders/{id}/cancellation")).json(json!({})).key("cancel-1");
+    app.send(cancel()).await.assert_status(StatusCode::CREATED);
+    for (header, value) in [("x-actor", " "), ("if-match", "3")] {
+        app.send(cancel().header(header, value)).await.assert_problem(StatusCode::BAD_REQUEST, "validation");
+    }
+    let replay = app.send(cancel().header("if-match", "")).await;
+    replay.assert_status(StatusCode::CREATED);
+    assert_eq!(replay.header("idempotency-replayed"), Some("true"), "an empty If-Match is no expectation");
+}
