@@ -6,8 +6,8 @@
 //!
 //! The run is seeded (the same requests every time) and bounded in examples and time. `ensure_schemathesis`
 //! (scripts/lib.sh) installs schemathesis in a virtualenv of its own and sets `TALLY_SCHEMATHESIS` to its `st`
-//! program. Until the document is generated from the code (issue #16) the test is ignored: against the
-//! hand-written document it finds 55 disagreements.
+//! program. One worker: schemathesis 4.32's coverage phase can fail with a `SystemError` when two of its threads
+//! parse at once (seen on Python 3.11), which would make the test flaky for a reason outside Tally.
 
 use crate::harness::{self, post_expect, wait_until_caught_up, TallyProcess};
 use serde_json::json;
@@ -55,7 +55,6 @@ async fn seed_examples(base: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "the OpenAPI document is not generated from the code yet (issue #16): run it with `source scripts/lib.sh; ensure_schemathesis; cargo test --test e2e contract -- --ignored`"]
 async fn schemathesis_finds_nothing_the_document_and_the_server_disagree_on() {
     let schemathesis = std::env::var(SCHEMATHESIS_VAR).unwrap_or_else(|_| {
         panic!(
@@ -73,7 +72,7 @@ async fn schemathesis_finds_nothing_the_document_and_the_server_disagree_on() {
     let output = Command::new(&schemathesis)
         .args(["--config-file", config, "run", &format!("{base}/openapi.json")])
         .args(["--checks", "all", "--seed", SEED, "--max-examples", MAX_EXAMPLES, "--max-time", MAX_SECONDS])
-        .args(["--workers", "2", "--no-color", "--report", "junit", "--report-dir"])
+        .args(["--workers", "1", "--no-color", "--report", "junit", "--report-dir"])
         .arg(report_dir.path())
         .arg("--header")
         .arg(format!("Authorization: Bearer {key}"))
