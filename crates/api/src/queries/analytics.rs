@@ -182,6 +182,7 @@ pub(crate) struct SalesQuery {
     #[param(value_type = Option<SalesGroup>, inline)]
     group: Option<String>,
     #[param(ignore)]
+    #[serde(default, deserialize_with = "docs::number")]
     limit: Option<u32>,
     #[param(ignore)]
     cursor: Option<String>,
@@ -213,6 +214,7 @@ pub(crate) struct TopQuery {
     #[param(value_type = Option<TopByName>, inline)]
     by: Option<String>,
     #[param(ignore)]
+    #[serde(default, deserialize_with = "docs::number")]
     limit: Option<u32>,
     #[param(ignore)]
     cursor: Option<String>,

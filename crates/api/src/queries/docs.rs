@@ -1,5 +1,6 @@
-//! What the query operations share in the OpenAPI document: the descriptions of their common answers, and the
-//! `Accept` header of the lists (`#[utoipa::path(params(AcceptCsv))]`).
+//! What the query operations share in the OpenAPI document: the descriptions of their common answers, the
+//! `Accept` header of the lists (`#[utoipa::path(params(AcceptCsv))]`), and [`number`], which holds a numeric query
+//! parameter to the document's `type: integer`.
 
 use crate::openapi::parameter;
 use serde_json::json;
@@ -28,4 +29,17 @@ impl utoipa::IntoParams for AcceptCsv {
                 the page as CSV; anything else, or no `Accept`, as JSON."
         }))]
     }
+}
+
+/// A numeric query parameter, for `#[serde(default, deserialize_with = "docs::number")]`: `name=` (empty) is not a
+/// number, so it is refused (400) as `min_position=` is, instead of read as absent (`serde_html_form`'s habit for
+/// an `Option` of a number), which the document's `type: integer` does not allow.
+pub(crate) fn number<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+    text.parse().map(Some).map_err(serde::de::Error::custom)
 }

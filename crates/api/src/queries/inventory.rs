@@ -187,8 +187,10 @@ impl CsvRecord for LedgerView {
 pub(crate) struct ListQuery {
     /// Only SKUs with fewer than this many units available (negative: 422).
     #[param(minimum = 0)]
+    #[serde(default, deserialize_with = "docs::number")]
     below: Option<i64>,
     #[param(ignore)]
+    #[serde(default, deserialize_with = "docs::number")]
     limit: Option<u32>,
     #[param(ignore)]
     cursor: Option<String>,
@@ -202,6 +204,7 @@ pub(crate) struct ListQuery {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PageQuery {
+    #[serde(default, deserialize_with = "docs::number")]
     limit: Option<u32>,
     cursor: Option<String>,
     /// Read by [`MinPosition`].

@@ -101,6 +101,7 @@ pub(crate) struct ListQuery {
     /// Only orders placed before this time (exclusive, RFC 3339).
     placed_before: Option<DateTime<Utc>>,
     #[param(ignore)]
+    #[serde(default, deserialize_with = "docs::number")]
     limit: Option<u32>,
     #[param(ignore)]
     cursor: Option<String>,
@@ -191,6 +192,7 @@ pub(crate) struct PointQuery {
     /// Audit: the state after the event at this stream version (0 is the first), folded from the event log. Beyond
     /// the last version: 404.
     #[param(minimum = 0)]
+    #[serde(default, deserialize_with = "docs::number")]
     at_version: Option<u64>,
     /// Read by [`MinPosition`].
     #[param(ignore)]

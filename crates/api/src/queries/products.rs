@@ -51,6 +51,7 @@ pub(crate) struct ListQuery {
     #[param(value_type = Option<schemas::ProductStatus>)]
     status: Option<String>,
     #[param(ignore)]
+    #[serde(default, deserialize_with = "docs::number")]
     limit: Option<u32>,
     #[param(ignore)]
     cursor: Option<String>,

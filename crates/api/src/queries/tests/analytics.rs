@@ -106,6 +106,8 @@ async fn bad_analytics_queries_are_validation_problems() {
         ("/v1/analytics/sales?sku=", StatusCode::UNPROCESSABLE_ENTITY),
         ("/v1/analytics/sales?sku=not%20a%20sku", StatusCode::UNPROCESSABLE_ENTITY),
         ("/v1/analytics/sales?leaves=", StatusCode::BAD_REQUEST),
+        ("/v1/analytics/sales?limit=", StatusCode::BAD_REQUEST),
+        ("/v1/analytics/top-products?limit=x", StatusCode::BAD_REQUEST),
         ("/v1/analytics/top-products?by=margin", StatusCode::UNPROCESSABLE_ENTITY),
     ] {
         let answer = shop.get(uri).await;

@@ -153,6 +153,7 @@ async fn bad_order_queries_are_problems() {
         ("/v1/orders?cursor=garbage", StatusCode::UNPROCESSABLE_ENTITY, "/problems/validation"),
         ("/v1/orders?customer_id=", StatusCode::UNPROCESSABLE_ENTITY, "/problems/validation"),
         ("/v1/orders?stauts=paid", StatusCode::BAD_REQUEST, "/problems/validation"),
+        ("/v1/orders?limit=", StatusCode::BAD_REQUEST, "/problems/validation"),
         (
             "/v1/orders/0193a9b0-0000-7000-8000-000000000000?as_of=2026-01-01T00:00:00Z&at_version=0",
             StatusCode::BAD_REQUEST,
