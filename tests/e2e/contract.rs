@@ -25,9 +25,14 @@ const MAX_SECONDS: &str = "180";
 /// commands); unset in the suite.
 const EXTRA_ARGS_VAR: &str = "TALLY_CONTRACT_ARGS";
 
+/// The variable the configuration reads the one key `revokeApiKey` may revoke from (see `seed_examples`).
+const REVOCABLE_KEY_VAR: &str = "TALLY_CONTRACT_REVOCABLE_KEY";
+
 /// The example values of the document's parameters (a SKU, an order id) exist, so the generated requests reach
-/// the handlers' logic instead of stopping at 404.
-async fn seed_examples(base: &str) {
+/// the handlers' logic instead of stopping at 404. Returns the id of a key issued for `revokeApiKey` to revoke:
+/// schemathesis follows the document's links from the keys list to the revocation, and would otherwise revoke the
+/// admin key it runs with, after which every request is a 401.
+async fn seed_examples(base: &str) -> String {
     post_expect(
         &format!("{base}/v1/products"),
         &json!({"sku": "TEE-RED-M", "name": "Red tee, M", "price": {"amount": 1999, "currency": "EUR"}}),
@@ -51,7 +56,11 @@ async fn seed_examples(base: &str) {
     )
     .await;
     post_expect(&format!("{base}/v1/audit/digests"), &json!({}), 201).await;
+    let revocable =
+        post_expect(&format!("{base}/v1/keys"), &json!({"name": "revoked by schemathesis", "role": "analyst"}), 201)
+            .await;
     wait_until_caught_up(base, Duration::from_secs(30)).await;
+    revocable.body["id"].as_str().expect("an issued key has an id").to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -64,12 +73,16 @@ async fn schemathesis_finds_nothing_the_document_and_the_server_disagree_on() {
     });
     let db = tally_testkit::fresh_database().await;
     let (_server, base) = TallyProcess::serve_on(&db.url);
-    seed_examples(&base).await;
+    let revocable_key = seed_examples(&base).await;
     let key = harness::key_for(&base).expect("the harness issued an admin key for this server");
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/contract/schemathesis.toml");
     let report_dir = tempfile::tempdir().expect("a directory for schemathesis' reports");
 
+    // Run in the report directory: schemathesis keeps a cache of the failures it found in `.schemathesis/` under its
+    // working directory and replays them first on the next run; each run here starts from the seed alone.
     let output = Command::new(&schemathesis)
+        .current_dir(report_dir.path())
+        .env(REVOCABLE_KEY_VAR, revocable_key)
         .args(["--config-file", config, "run", &format!("{base}/openapi.json")])
         .args(["--checks", "all", "--seed", SEED, "--max-examples", MAX_EXAMPLES, "--max-time", MAX_SECONDS])
         .args(["--workers", "1", "--no-color", "--report", "junit", "--report-dir"])

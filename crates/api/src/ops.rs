@@ -256,15 +256,6 @@ mod tests {
             .collect()
     }
 
-    /// The `(METHOD, path)` pairs the router routes: its own table of endpoints.
-    async fn routed() -> BTreeSet<(String, String)> {
-        let state = crate::test_support::state().await;
-        crate::endpoints(&state)
-            .into_iter()
-            .map(|endpoint| (endpoint.method.to_string(), endpoint.path.to_owned()))
-            .collect()
-    }
-
     /// `path` with each `{name}` replaced by the `example` of its documented path parameter.
     fn example_path(document: &Value, path: &str, operation: &Value) -> String {
         let mut concrete = path.to_owned();
@@ -285,18 +276,18 @@ mod tests {
         concrete
     }
 
-    /// Every `$ref` in `value` names something in `document`.
-    fn assert_refs_resolve(document: &Value, value: &Value) {
+    /// The `$ref`s in `value` that name nothing in `document`.
+    fn unresolved_refs(document: &Value, value: &Value) -> BTreeSet<String> {
         match value {
             Value::Object(members) => {
-                if let Some(Value::String(reference)) = members.get("$ref") {
-                    let pointer = reference.strip_prefix('#').expect("a local $ref");
-                    assert!(document.pointer(pointer).is_some(), "{reference} names nothing");
-                }
-                members.values().for_each(|member| assert_refs_resolve(document, member));
+                let own = members.get("$ref").and_then(Value::as_str).filter(|reference| {
+                    reference.strip_prefix('#').and_then(|pointer| document.pointer(pointer)).is_none()
+                });
+                let nested = members.values().flat_map(|member| unresolved_refs(document, member));
+                own.map(str::to_owned).into_iter().chain(nested).collect()
             }
-            Value::Array(items) => items.iter().for_each(|item| assert_refs_resolve(document, item)),
-            _ => {}
+            Value::Array(items) => items.iter().flat_map(|item| unresolved_refs(document, item)).collect(),
+            _ => BTreeSet::new(),
         }
     }
 
@@ -311,11 +302,12 @@ mod tests {
             "{}",
             document["openapi"]
         );
-        assert_refs_resolve(&document, &document);
+        let unresolved = unresolved_refs(&document, &document);
+        assert!(unresolved.is_empty(), "$refs that name nothing: {unresolved:?}");
     }
 
     #[tokio::test]
-    async fn generated_operations_and_schemas_replace_their_hand_written_twins() {
+    async fn an_operation_and_its_schemas_come_from_its_handler() {
         let document = served_document().await;
         let healthz = &document["paths"]["/healthz"]["get"];
         assert_eq!(healthz["operationId"], "healthz", "{healthz}");
@@ -325,20 +317,6 @@ mod tests {
         let health = &document["components"]["schemas"]["Health"];
         assert_eq!(health["required"], json!(["status"]), "the generated schema: {health}");
         assert_eq!(document["components"]["schemas"]["Alive"]["enum"], json!(["ok"]));
-    }
-
-    #[tokio::test]
-    async fn every_route_is_documented_and_nothing_else() {
-        let document = served_document().await;
-        let in_source = routed().await;
-        assert!(in_source.contains(&("GET".to_owned(), "/openapi.json".to_owned())), "the table holds {in_source:?}");
-        let documented = documented_operations(&document);
-        let undocumented: Vec<_> = in_source.difference(&documented).collect();
-        let not_in_source: Vec<_> = documented.difference(&in_source).collect();
-        assert!(
-            undocumented.is_empty() && not_in_source.is_empty(),
-            "routes missing from openapi.json: {undocumented:?}; documented but not routed: {not_in_source:?}"
-        );
     }
 
     #[tokio::test]

@@ -111,7 +111,7 @@ impl IntoParams for ExportQuery {
         let mut params = vec![
             parameter(json!({
                 "name": "format", "in": "query",
-                "schema": params::or_empty(json!({
+                "schema": crate::openapi::or_empty(json!({
                     "type": "string", "enum": ["jsonl", "ndjson", "json-lines", "cloudevents"], "default": "jsonl"
                 })),
                 "description": "`jsonl` (also `ndjson`, `json-lines`): each line a `RecordedEvent`; `cloudevents`: \

@@ -80,7 +80,7 @@ impl IntoParams for StreamQuery {
             params::position("cursor", "A `next_cursor` (a version as text); overrides `from`."),
             parameter(json!({
                 "name": "direction", "in": "query",
-                "schema": params::or_empty(json!({
+                "schema": crate::openapi::or_empty(json!({
                     "type": "string", "enum": ["forwards", "backwards"], "default": "forwards"
                 })),
                 "description": "Which way to read."

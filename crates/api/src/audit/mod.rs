@@ -68,9 +68,9 @@ pub(crate) fn whole_log_routes(routes: ApiRoutes) -> ApiRoutes {
 /// the document holds them.
 fn with_schemas<const N: usize>(
     (mut schemas, paths, router): UtoipaMethodRouter<AppState>,
-    extra: [(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>); N],
+    extra: [Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>; N],
 ) -> UtoipaMethodRouter<AppState> {
-    schemas.extend(extra);
+    schemas.extend(extra.into_iter().flatten());
     (schemas, paths, router)
 }
 

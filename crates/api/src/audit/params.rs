@@ -2,18 +2,12 @@
 //! its live tail, `/v1/export`, the digest list), written as their OpenAPI JSON: positions are `u64`s whose whole
 //! range the server parses, which JSON states exactly (a derived `maximum` would pass through a float).
 
-use crate::openapi::parameter;
-use serde_json::{json, Value};
+use crate::openapi::{or_empty, parameter};
+use serde_json::json;
 use utoipa::openapi::path::Parameter;
 
 /// Text the server accepts in a query parameter: anything but a NUL (400).
 pub(super) const NO_NUL: &str = "^[^\\u0000]*$";
-
-/// `schema`, or the empty value: the API reads `name=` as if the parameter were absent (`crate::extract`), as an
-/// HTML form sends an empty field. (OpenAPI's `allowEmptyValue`, which utoipa's `Parameter` cannot carry.)
-pub(super) fn or_empty(schema: Value) -> Value {
-    json!({"anyOf": [schema, {"type": "string", "maxLength": 0}]})
-}
 
 /// A non-negative integer parameter that the server reads as a `u64` (a position, a version, a cursor).
 pub(super) fn position(name: &str, description: &str) -> Parameter {

@@ -325,7 +325,10 @@ pub(crate) struct CloudEventDoc {
     tallymetadata: String,
 }
 
-/// The schema of `T` by name, for a component no operation's types name (the export's `CloudEvent` lines).
-pub(crate) fn named<T: ToSchema>() -> (String, RefOr<Schema>) {
-    (T::name().into_owned(), T::schema())
+/// The schema of `T` by name and the schemas it refers to, for a component no operation's types name (the
+/// export's `CloudEvent` lines).
+pub(crate) fn named<T: ToSchema>() -> Vec<(String, RefOr<Schema>)> {
+    let mut schemas = vec![(T::name().into_owned(), T::schema())];
+    T::schemas(&mut schemas);
+    schemas
 }

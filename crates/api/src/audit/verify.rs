@@ -184,7 +184,7 @@ pub(super) struct OneQuery {
 impl IntoParams for OneQuery {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
         vec![parameter(json!({
-            "name": "leaves", "in": "query", "schema": params::or_empty(json!({"type": "boolean", "default": false})),
+            "name": "leaves", "in": "query", "schema": crate::openapi::or_empty(json!({"type": "boolean", "default": false})),
             "description": "Include the leaves (`true` or `false`, else 400).",
         }))]
     }

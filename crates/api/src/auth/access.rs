@@ -3,9 +3,7 @@
 //! guard reads it on every request, the tests walk it (every route × every role) and the OpenAPI document
 //! declares each operation's roles from it ([`crate::openapi`]).
 
-use axum::handler::Handler;
 use axum::http::Method;
-use axum::routing::{self, MethodRouter};
 use axum::Router;
 use tally_domain::Role;
 use utoipa_axum::router::UtoipaMethodRouter;
@@ -69,7 +67,7 @@ pub struct Endpoint {
 pub(crate) struct ApiRoutes {
     router: Router<AppState>,
     endpoints: Vec<Endpoint>,
-    /// The operations and schemas of the routes added with [`ApiRoutes::route`] (`#[utoipa::path]` handlers).
+    /// The operations and schemas of the routes (`#[utoipa::path]` handlers).
     openapi: utoipa::openapi::OpenApi,
     guard: Guard,
     /// Where the commands' idempotency keys are kept.
@@ -80,14 +78,6 @@ impl ApiRoutes {
     pub(crate) fn new(guard: Guard, pool: PgPool) -> Self {
         let openapi = utoipa::openapi::OpenApi::default();
         ApiRoutes { router: Router::new(), endpoints: Vec::new(), openapi, guard, pool }
-    }
-
-    pub(crate) fn get<H, T>(self, path: &'static str, access: Access, handler: H) -> Self
-    where
-        H: Handler<T, AppState>,
-        T: 'static,
-    {
-        self.add(Method::GET, path, access, routing::get(handler))
     }
 
     /// The operations of `#[utoipa::path]` handlers, collected by `utoipa_axum::routes!`, each needing `access`:
@@ -133,13 +123,6 @@ impl ApiRoutes {
         }
         self.openapi.paths.paths.insert(path, item);
         self.openapi.components.get_or_insert_with(Default::default).schemas.extend(schemas);
-        self
-    }
-
-    fn add(mut self, method: Method, path: &'static str, access: Access, route: MethodRouter<AppState>) -> Self {
-        let guarded = route.route_layer(axum::middleware::from_fn_with_state(self.guard.route(access), guard::check));
-        self.router = self.router.route(path, guarded);
-        self.endpoints.push(Endpoint { method, path: path.to_owned(), access, idempotent: false });
         self
     }
 

@@ -145,9 +145,13 @@ fn claimed_actor(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     let Some(value) = headers.get(&X_ACTOR) else {
         return Ok(None);
     };
-    match value.to_str() {
-        Ok(actor) if (1..=MAX_ACTOR_CHARS).contains(&actor.trim().len()) => Ok(Some(actor.trim().to_owned())),
-        _ => Err(bad_request("X-Actor must be 1 to 128 printable ASCII characters")),
+    // `to_str` lets a tab through; the surrounding whitespace is HTTP's optional whitespace, not the actor's.
+    let actor = value.to_str().map(str::trim).unwrap_or_default();
+    let printable = actor.bytes().all(|byte| (b' '..=b'~').contains(&byte));
+    if printable && (1..=MAX_ACTOR_CHARS).contains(&actor.len()) {
+        Ok(Some(actor.to_owned()))
+    } else {
+        Err(bad_request("X-Actor must be 1 to 128 printable ASCII characters"))
     }
 }
 

@@ -11,11 +11,8 @@
 //!   the request timeout) on every operation; 413 and 415 on every one with a body;
 //! - for a command, `Idempotency-Key`, its 409 and 422, and `Idempotency-Replayed` on its answers.
 //!
-//! The document's `info`, tags, security scheme and shared answers are in [`frame`].
-//!
-//! Moving from the hand-written document (`crates/api/openapi.json`) to the generated one happens route by route:
-//! until every handler is annotated, the operations and schemas not generated yet are taken from that file, and
-//! [`document`] overlays the generated ones on it.
+//! The document's `info`, tags, security scheme and shared answers are in [`frame`]; the domain's schemas that no
+//! handler names directly are in [`schemas`].
 
 mod frame;
 pub(crate) mod schemas;
@@ -24,47 +21,27 @@ use crate::auth::{may, Access, Endpoint};
 use serde_json::{json, Map, Value};
 use tally_domain::Role;
 
-/// The hand-written document: what has not been generated from the code yet.
-const HAND_WRITTEN: &str = include_str!("../../openapi.json");
-
-/// The whole document: the frame, the generated operations and schemas (and, until every handler is annotated,
-/// the hand-written ones not generated yet), each routed operation's access as the router enforces it, and what
-/// the layers add.
+/// The whole document: the frame, the generated operations and schemas, each routed operation's access as the
+/// router enforces it, and what the layers add.
 pub(crate) fn document(generated: utoipa::openapi::OpenApi, endpoints: &[Endpoint]) -> Value {
     let mut document = frame::frame();
-    let hand_written: Value = serde_json::from_str(HAND_WRITTEN).expect("crates/api/openapi.json is JSON");
-    document["paths"] = hand_written["paths"].clone();
-    for section in ["schemas", "parameters", "responses", "headers"] {
-        let shared = document["components"].as_object_mut().expect("components").entry(section).or_insert(json!({}));
-        for (name, item) in hand_written["components"][section].as_object().into_iter().flatten() {
-            shared.as_object_mut().expect("a components section").entry(name.clone()).or_insert(item.clone());
-        }
-    }
     let generated = serde_json::to_value(generated).expect("a generated OpenAPI document serialises");
-    let mut generated_operations = Vec::new();
-    for (path, item) in generated["paths"].as_object().into_iter().flatten() {
-        let operations = document["paths"].as_object_mut().expect("paths").entry(path.clone()).or_insert(json!({}));
-        for (method, operation) in item.as_object().into_iter().flatten() {
-            operations[method] = operation.clone();
-            generated_operations.push((path.clone(), method.clone()));
-        }
-    }
-    let components = document["components"]["schemas"].as_object_mut().expect("components.schemas");
-    if let Some(schemas) = generated["components"]["schemas"].as_object() {
-        components.extend(schemas.iter().map(|(name, schema)| (name.clone(), schema.clone())));
+    document["paths"] = generated["paths"].clone();
+    let components = document["components"].as_object_mut().expect("components");
+    let schemas = components.entry("schemas").or_insert(json!({})).as_object_mut().expect("components.schemas");
+    if let Some(generated) = generated["components"]["schemas"].as_object() {
+        schemas.extend(generated.iter().map(|(name, schema)| (name.clone(), schema.clone())));
     }
     for (name, schema) in schemas::all() {
-        components.insert(name, serde_json::to_value(schema).expect("a schema serialises"));
+        schemas.insert(name, serde_json::to_value(schema).expect("a schema serialises"));
     }
     for endpoint in endpoints {
         let method = endpoint.method.as_str().to_lowercase();
-        let generated = generated_operations.contains(&(endpoint.path.clone(), method.clone()));
-        if let Some(operation) = document["paths"][&endpoint.path][&method].as_object_mut() {
-            declare_access(operation, endpoint.access);
-            if generated {
-                declare_shared(operation, endpoint);
-            }
-        }
+        let operation = document["paths"][&endpoint.path][&method]
+            .as_object_mut()
+            .unwrap_or_else(|| panic!("{method} {} is routed with routes!, so it has an operation", endpoint.path));
+        declare_access(operation, endpoint.access);
+        declare_shared(operation, endpoint);
     }
     document
 }
@@ -77,6 +54,18 @@ pub(crate) fn parameter(mut json: Value) -> utoipa::openapi::path::Parameter {
         json["required"] = json!(json["in"] == "path");
     }
     serde_json::from_value(json.clone()).unwrap_or_else(|error| panic!("a parameter's OpenAPI JSON: {error}: {json}"))
+}
+
+/// `schema`, or the empty value: the API reads `name=` for an optional number or flag as if the parameter were
+/// absent (`crate::extract::ApiQuery`), as an HTML form sends an empty field. (OpenAPI's `allowEmptyValue`, which
+/// utoipa's `Parameter` cannot carry.)
+pub(crate) fn or_empty(schema: Value) -> Value {
+    json!({"anyOf": [schema, {"type": "string", "maxLength": 0}]})
+}
+
+/// A non-negative integer query parameter, or empty (read as absent): for `#[param(schema_with = ...)]`.
+pub(crate) fn count_or_empty() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    schema(or_empty(json!({"type": "integer", "format": "int64", "minimum": 0})))
 }
 
 /// A schema written as its OpenAPI JSON, for the types whose JSON is built by hand (a problem).

@@ -6,31 +6,48 @@
 //! their `currency`, never summed across currencies (see docs/read-models.md for what each figure counts).
 
 use super::csv::{opt, opt_text, text, value, Cell, CsvRecord};
-use super::{list_response, page_request, validation, MinPosition};
+use super::docs::{self, AcceptCsv};
+use super::{list_response, page_request, validation, MinPosition, PageParams};
+use crate::openapi::schemas;
 use crate::problem::Problem;
 use crate::{ApiQuery, AppState};
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use chrono::NaiveDate;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
+use tally_domain::Sku;
 use tally_projections::read::sales::{self, DateRange, SalesDayRow, SalesGrouping, TopBy, TopProductRow};
 use tally_projections::ReadModel;
 use tracing::instrument;
+use utoipa::{IntoParams, ToSchema};
 
 const MODELS: &[ReadModel] = &[ReadModel::Sales];
 
-/// One day's sales (of one SKU when `sku` is present). Order cancellations and refunds are only in the totals.
-#[derive(Debug, Serialize)]
+/// One UTC day's sales in one currency, of all SKUs together or of one SKU (see docs/read-models.md for what each
+/// figure counts). Per-SKU rows leave out `cancelled_orders`, `net_orders` and `refunded_amount` (order
+/// cancellations and refunds belong to an order, not a SKU); all-SKU rows leave out `sku`. Amounts are minor units
+/// of `currency`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SalesDay)]
 pub(crate) struct SalesDayView {
+    /// The UTC day.
     pub day: NaiveDate,
+    /// Only in per-SKU rows (`sku=` or `group=sku`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = schemas::Sku, required = false)]
     pub sku: Option<String>,
+    #[schema(value_type = schemas::Currency)]
     pub currency: String,
     pub orders: i64,
+    /// Only in the all-SKU rows.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = i64, required = false)]
     pub cancelled_orders: Option<i64>,
+    /// Only in the all-SKU rows.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = i64, required = false)]
     pub net_orders: Option<i64>,
     pub units_sold: i64,
     pub units_cancelled: i64,
@@ -40,7 +57,9 @@ pub(crate) struct SalesDayView {
     pub cancelled_amount: i64,
     pub returned_amount: i64,
     pub net_revenue_amount: i64,
+    /// Only in the all-SKU rows.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = i64, required = false)]
     pub refunded_amount: Option<i64>,
 }
 
@@ -107,13 +126,17 @@ impl CsvRecord for SalesDayView {
     }
 }
 
-/// One product's net sales over the range.
-#[derive(Debug, Serialize)]
+/// One product's net sales over the range, in one currency.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TopProduct)]
 pub(crate) struct TopProductView {
+    #[schema(value_type = schemas::Sku)]
     pub sku: String,
+    #[schema(value_type = schemas::Currency)]
     pub currency: String,
     pub orders: i64,
     pub net_units: i64,
+    /// Minor units of `currency`.
     pub net_revenue_amount: i64,
 }
 
@@ -143,27 +166,94 @@ impl CsvRecord for TopProductView {
     }
 }
 
-/// The query string of the sales report.
-#[derive(Debug, Deserialize)]
+/// The query string of the sales report. Another parameter is a 400.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct SalesQuery {
+    /// The first UTC day (inclusive, `YYYY-MM-DD`). Unbounded when absent.
     from: Option<NaiveDate>,
+    /// The last UTC day (inclusive, `YYYY-MM-DD`); not before `from` (else 422). Unbounded when absent.
     to: Option<NaiveDate>,
+    /// Only this SKU, one row per day and currency (not a SKU: 422; not with `group=day`: 422).
+    #[param(value_type = Option<schemas::Sku>)]
     sku: Option<String>,
-    /// `day` (the default: all SKUs together) or `sku` (one row per day and SKU).
+    /// `day` (the default): all SKUs together; `sku`: one row per day, SKU and currency.
+    #[param(value_type = Option<SalesGroup>, inline)]
     group: Option<String>,
+    #[param(ignore)]
     limit: Option<u32>,
+    #[param(ignore)]
     cursor: Option<String>,
+    /// Read by [`MinPosition`].
+    #[param(ignore)]
+    #[serde(rename = "min_position")]
+    _min_position: Option<IgnoredAny>,
 }
 
-/// The query string of the top products.
-#[derive(Debug, Deserialize)]
+/// How `GET /v1/analytics/sales` groups its rows.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // Documents `SalesQuery::group`.
+pub(crate) enum SalesGroup {
+    Day,
+    Sku,
+}
+
+/// The query string of the top products. Another parameter is a 400.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct TopQuery {
+    /// The first UTC day (inclusive, `YYYY-MM-DD`). Unbounded when absent.
     from: Option<NaiveDate>,
+    /// The last UTC day (inclusive, `YYYY-MM-DD`); not before `from` (else 422). Unbounded when absent.
     to: Option<NaiveDate>,
-    /// `units` (the default) or `revenue`.
+    /// Rank by net units (the default) or by net revenue.
+    #[param(value_type = Option<TopByName>, inline)]
     by: Option<String>,
+    #[param(ignore)]
     limit: Option<u32>,
+    #[param(ignore)]
     cursor: Option<String>,
+    /// Read by [`MinPosition`].
+    #[param(ignore)]
+    #[serde(rename = "min_position")]
+    _min_position: Option<IgnoredAny>,
+}
+
+/// What `GET /v1/analytics/top-products` ranks by.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = TopProductsBy)]
+#[allow(dead_code)] // Documents `TopQuery::by`.
+pub(crate) enum TopByName {
+    Units,
+    Revenue,
+}
+
+/// A page of daily sales (`GET /v1/analytics/sales` as JSON).
+#[derive(ToSchema)]
+#[schema(as = SalesDayPage)]
+#[allow(dead_code)] // Documents the `ListBody<SalesDayView>` the handler answers, under its published name.
+pub(crate) struct SalesDayPage {
+    /// Rows in (day, sku, currency) order.
+    items: Vec<SalesDayView>,
+    /// The opaque cursor of the next page (pass it as `cursor`); `null` on the last page.
+    #[schema(required = true)]
+    next_cursor: Option<String>,
+}
+
+/// A page of top products (`GET /v1/analytics/top-products` as JSON).
+#[derive(ToSchema)]
+#[schema(as = TopProductPage)]
+#[allow(dead_code)] // Documents the `ListBody<TopProductView>` the handler answers, under its published name.
+pub(crate) struct TopProductPage {
+    /// Products ranked by the `by` figure, highest first (then SKU, currency).
+    items: Vec<TopProductView>,
+    /// The opaque cursor of the next page (pass it as `cursor`); `null` on the last page.
+    #[schema(required = true)]
+    next_cursor: Option<String>,
 }
 
 fn date_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<DateRange, Problem> {
@@ -175,7 +265,26 @@ fn date_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<DateRang
     Ok(DateRange { from, to })
 }
 
-/// `GET /v1/analytics/sales[?from=&to=&sku=&group=day|sku]`.
+/// Sales by day
+///
+/// Sales per UTC day and currency from the sales read model: all SKUs together (the default, `group=day`), one
+/// SKU (`sku=`), or one row per SKU (`group=sku`). Amounts are never summed across currencies.
+#[utoipa::path(get, path = "/v1/analytics/sales", tag = "queries", operation_id = "getSales",
+    params(SalesQuery, PageParams, AcceptCsv, MinPosition),
+    responses(
+        (status = 200, description = docs::PAGE,
+            content((SalesDayPage = "application/json"), (String = "text/csv")),
+            headers(
+                ("Tally-Next-Cursor" = String, description = "CSV pages: the next page's cursor (absent on the last page)."),
+                ("Link" = String, description = "CSV pages: `<...>; rel=\"next\"`, this request with `cursor` set to \
+                    the next page's (absent on the last page)."))),
+        (status = 400, description = docs::BAD_QUERY, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "422 `validation`: `from` is after `to`, `sku` is not a SKU or comes with \
+            `group=day`, `group` is neither `day` nor `sku`, `limit` is out of range, or `cursor` is not one this \
+            list issued.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = docs::UNAVAILABLE, body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    ))]
 #[instrument(skip_all)]
 pub(crate) async fn sales(
     State(state): State<AppState>,
@@ -185,6 +294,9 @@ pub(crate) async fn sales(
     ApiQuery(query): ApiQuery<SalesQuery>,
 ) -> Result<Response, Problem> {
     let range = date_range(query.from, query.to)?;
+    if let Some(sku) = &query.sku {
+        Sku::parse(sku).map_err(|error| validation(format!("sku: {error}")))?;
+    }
     let grouping = match (query.sku, query.group.as_deref()) {
         (Some(sku), None | Some("sku")) => SalesGrouping::PerSku(Some(sku)),
         (None, Some("sku")) => SalesGrouping::PerSku(None),
@@ -198,7 +310,25 @@ pub(crate) async fn sales(
     Ok(list_response::<SalesDayRow, SalesDayView>(&headers, &uri, page))
 }
 
-/// `GET /v1/analytics/top-products[?from=&to=&by=units|revenue]`.
+/// Top products
+///
+/// SKUs ranked by net units or net revenue over an inclusive range of UTC days, per currency.
+#[utoipa::path(get, path = "/v1/analytics/top-products", tag = "queries", operation_id = "getTopProducts",
+    params(TopQuery, PageParams, AcceptCsv, MinPosition),
+    responses(
+        (status = 200, description = docs::PAGE,
+            content((TopProductPage = "application/json"), (String = "text/csv")),
+            headers(
+                ("Tally-Next-Cursor" = String, description = "CSV pages: the next page's cursor (absent on the last page)."),
+                ("Link" = String, description = "CSV pages: `<...>; rel=\"next\"`, this request with `cursor` set to \
+                    the next page's (absent on the last page)."))),
+        (status = 400, description = docs::BAD_QUERY, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "422 `validation`: `from` is after `to`, `by` is neither `units` nor \
+            `revenue`, `limit` is out of range, or `cursor` is not one this list issued.", body = Problem,
+            content_type = "application/problem+json"),
+        (status = 503, description = docs::UNAVAILABLE, body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    ))]
 #[instrument(skip_all)]
 pub(crate) async fn top_products(
     State(state): State<AppState>,

@@ -37,7 +37,7 @@ impl utoipa::IntoParams for MinPosition {
     fn into_params(
         _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
     ) -> Vec<utoipa::openapi::path::Parameter> {
-        let position = json!({"type": "integer", "format": "int64", "minimum": 0});
+        let position = crate::openapi::or_empty(json!({"type": "integer", "format": "int64", "minimum": 0}));
         vec![
             parameter(json!({
                 "name": "min_position", "in": "query", "schema": position,
@@ -64,12 +64,12 @@ impl<S: Send + Sync> FromRequestParts<S> for MinPosition {
             min_position: Option<String>,
         }
         let query: Query = crate::extract::parse_query(parts.uri.query().unwrap_or_default())?;
-        let from_query = query.min_position.map(|value| parse(&value, "min_position")).transpose()?;
-        let from_header = parts
-            .headers
-            .get(MIN_POSITION_HEADER)
-            .map(|value| parse(value.to_str().unwrap_or(""), "Tally-Min-Position"))
-            .transpose()?;
+        // Empty, like any optional number of the API (`crate::extract::ApiQuery`): as if absent.
+        let from_query = query.min_position.filter(|value| !value.is_empty());
+        let from_query = from_query.map(|value| parse(&value, "min_position")).transpose()?;
+        let from_header = parts.headers.get(MIN_POSITION_HEADER).filter(|value| !value.is_empty());
+        let from_header =
+            from_header.map(|value| parse(value.to_str().unwrap_or(""), "Tally-Min-Position")).transpose()?;
         // Both given: the later one is what the client needs.
         Ok(MinPosition(from_query.max(from_header)))
     }

@@ -13,6 +13,7 @@
 mod analytics;
 mod consistency;
 mod csv;
+mod docs;
 mod inventory;
 mod orders;
 mod products;
@@ -22,26 +23,27 @@ mod tests;
 
 use crate::auth::{Access, ApiRoutes};
 use crate::problem::{Problem, ProblemKind};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use tally_projections::read::{Page, PageRequest, ReadError, DEFAULT_LIMIT, MAX_LIMIT};
+use utoipa_axum::routes;
 
 pub(crate) use consistency::MinPosition;
 
 pub(crate) fn routes(routes: ApiRoutes) -> ApiRoutes {
     routes
-        .get("/v1/products", Access::StorefrontRead, products::list)
-        .get("/v1/products/{sku}", Access::StorefrontRead, products::one)
-        .get("/v1/inventory", Access::Query, inventory::list)
-        .get("/v1/inventory/{sku}", Access::StorefrontRead, inventory::one)
-        .get("/v1/inventory/{sku}/ledger", Access::Query, inventory::ledger)
-        .get("/v1/orders", Access::Query, orders::list)
-        .get("/v1/orders/{id}", Access::StorefrontRead, orders::one)
-        .get("/v1/analytics/sales", Access::Query, analytics::sales)
-        .get("/v1/analytics/top-products", Access::Query, analytics::top_products)
-        .get("/v1/projections", Access::Query, projections::status)
+        .route(Access::StorefrontRead, routes!(products::list))
+        .route(Access::StorefrontRead, routes!(products::one))
+        .route(Access::Query, routes!(inventory::list))
+        .route(Access::StorefrontRead, routes!(inventory::one))
+        .route(Access::Query, routes!(inventory::ledger))
+        .route(Access::Query, routes!(orders::list))
+        .route(Access::StorefrontRead, routes!(orders::one))
+        .route(Access::Query, routes!(analytics::sales))
+        .route(Access::Query, routes!(analytics::top_products))
+        .route(Access::Query, routes!(projections::status))
 }
 
 /// A list's JSON body: a page of items, in the list's order.
@@ -63,8 +65,10 @@ impl utoipa::IntoParams for PageParams {
         vec![
             crate::openapi::parameter(serde_json::json!({
                 "name": "limit", "in": "query",
-                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-                "description": format!("Items per page (1 to {MAX_LIMIT}; outside: 422).")
+                "schema": crate::openapi::or_empty(
+                    serde_json::json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT})
+                ),
+                "description": format!("Items per page (1 to {MAX_LIMIT}; outside: 422; empty: the default).")
             })),
             crate::openapi::parameter(serde_json::json!({
                 // `tally_projections::read::Cursor`: base64url without padding.
@@ -110,8 +114,10 @@ pub(crate) fn not_found(detail: impl Into<String>) -> Problem {
 impl From<ReadError> for Problem {
     fn from(error: ReadError) -> Self {
         match error {
+            // 422, as `PageParams` documents for every list: the request is well-formed, the cursor is not one
+            // this list issued.
             ReadError::InvalidCursor => Problem::new(ProblemKind::Validation, "the cursor is not valid for this list")
-                .with_status(StatusCode::BAD_REQUEST),
+                .with_extension("field", serde_json::json!("cursor")),
             ReadError::Database(error) if tally_store::error::database_unreachable(&error) => {
                 tracing::warn!(error = %error, "the read-model database is unreachable");
                 Problem::new(ProblemKind::Unavailable, "the read models could not be read").with_retry_after(1)

@@ -67,6 +67,29 @@ async fn a_position_beyond_the_head_is_a_client_error_at_once() {
     assert_eq!(answer.json()["type"], "/problems/validation");
 }
 
+/// An optional number sent empty is read as absent on every route (`crate::extract::ApiQuery`), as an HTML form
+/// sends an empty field; the document says so (`anyOf [integer, ""]`).
+#[tokio::test]
+async fn empty_optional_numbers_are_read_as_absent() {
+    let shop = shop().await;
+    shop.register("TEE-RED-M", "Red tee, M", 1999).await;
+    shop.receive("TEE-RED-M", "main", 5).await;
+    shop.fresh("/v1/inventory/TEE-RED-M/ledger").await;
+    for uri in [
+        "/v1/products?min_position=&limit=",
+        "/v1/inventory?below=&limit=&cursor=",
+        "/v1/orders?limit=",
+        "/v1/inventory/TEE-RED-M/ledger?limit=",
+        "/v1/analytics/top-products?limit=",
+        "/v1/products/TEE-RED-M?min_position=",
+    ] {
+        let answer = shop.get(uri).await;
+        assert_eq!(answer.status, StatusCode::OK, "{uri}: {}", answer.text());
+    }
+    let answer = shop.get_with("/v1/products", &[("tally-min-position", "")]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+}
+
 #[tokio::test]
 async fn a_projection_failed_before_the_position_is_named() {
     let state = test_support::state().await;

@@ -150,7 +150,15 @@ async fn bad_order_queries_are_problems() {
         ),
         ("/v1/orders?limit=0", StatusCode::UNPROCESSABLE_ENTITY, "/problems/validation"),
         ("/v1/orders?limit=501", StatusCode::UNPROCESSABLE_ENTITY, "/problems/validation"),
-        ("/v1/orders?cursor=garbage", StatusCode::BAD_REQUEST, "/problems/validation"),
+        ("/v1/orders?cursor=garbage", StatusCode::UNPROCESSABLE_ENTITY, "/problems/validation"),
+        ("/v1/orders?customer_id=", StatusCode::UNPROCESSABLE_ENTITY, "/problems/validation"),
+        ("/v1/orders?stauts=paid", StatusCode::BAD_REQUEST, "/problems/validation"),
+        (
+            "/v1/orders/0193a9b0-0000-7000-8000-000000000000?as_of=2026-01-01T00:00:00Z&at_version=0",
+            StatusCode::BAD_REQUEST,
+            "/problems/validation",
+        ),
+        ("/v1/orders/0193a9b0-0000-7000-8000-000000000000?version=1", StatusCode::BAD_REQUEST, "/problems/validation"),
     ];
     for (uri, status, kind) in cases {
         let answer = shop.get(uri).await;
@@ -164,5 +172,6 @@ async fn bad_order_queries_are_problems() {
     let products = shop.fresh("/v1/products?limit=1").await;
     let cursor = products["next_cursor"].as_str().unwrap();
     let answer = shop.get(&format!("/v1/orders?cursor={cursor}")).await;
-    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer.json()["field"], "cursor");
 }
