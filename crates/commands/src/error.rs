@@ -4,7 +4,7 @@
 //! validation), except "no such product/order", which becomes [`CommandError::NotFound`]. The error is `Clone`:
 //! a stream writer answers every caller of a failed batch with the same error.
 
-use tally_domain::{AccessError, CatalogError, DomainError, InventoryError, OrderError, OrderId};
+use tally_domain::{AccessError, CatalogError, DomainError, InventoryError, OrderError, OrderId, WebhookError};
 use tally_store::StoreError;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -54,7 +54,10 @@ impl CommandError {
         match error {
             DomainError::Catalog(CatalogError::NotRegistered)
             | DomainError::Order(OrderError::NotPlaced)
-            | DomainError::Access(AccessError::NotIssued) => CommandError::NotFound { stream_id: stream_id.to_owned() },
+            | DomainError::Access(AccessError::NotIssued)
+            | DomainError::Webhook(WebhookError::NotSubscribed) => {
+                CommandError::NotFound { stream_id: stream_id.to_owned() }
+            }
             other => CommandError::Domain(other),
         }
     }
@@ -162,6 +165,17 @@ fn domain_kind(error: &DomainError) -> ErrorKind {
             AccessError::EmptyName | AccessError::NameTooLong { .. } | AccessError::ControlCharacterInName => {
                 ErrorKind::Validation
             }
+        },
+        DomainError::Webhook(error) => match error {
+            WebhookError::AlreadySubscribed { .. } => ErrorKind::Conflict,
+            // A deleted subscription is gone for every command but a repeated delete (which records nothing).
+            WebhookError::NotSubscribed | WebhookError::Deleted => ErrorKind::NotFound,
+            WebhookError::InvalidUrl { .. }
+            | WebhookError::InvalidEventType(_)
+            | WebhookError::DuplicateEventType(_)
+            | WebhookError::TooManyEventTypes { .. }
+            | WebhookError::InvalidStreamPrefix { .. }
+            | WebhookError::InvalidReason { .. } => ErrorKind::Validation,
         },
     }
 }

@@ -1,10 +1,11 @@
 //! `DomainError`: any refusal from the domain, for callers that handle every aggregate alike.
 //!
-//! Each aggregate refuses with its own enum (`CatalogError`, `InventoryError`, `OrderError`), and value types with
+//! Each aggregate refuses with its own enum (`CatalogError`, `InventoryError`, `OrderError`, `AccessError`,
+//! `WebhookError`), and value types with
 //! `ValueError`; each converts into `DomainError` with `From`, so `?` lifts any of them. Messages are lowercase,
 //! without a trailing period, and safe to log; the API maps variants to problem types, never echoing the text.
 
-use crate::{AccessError, CatalogError, InventoryError, OrderError, ValueError};
+use crate::{AccessError, CatalogError, InventoryError, OrderError, ValueError, WebhookError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
@@ -18,6 +19,8 @@ pub enum DomainError {
     Order(#[from] OrderError),
     #[error(transparent)]
     Access(#[from] AccessError),
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
 }
 
 #[cfg(test)]

@@ -8,12 +8,13 @@
 //! # Layout
 //!
 //! - [`values`]: validated newtypes: `Sku`, `LocationId`, `CustomerId`, `OrderId`, `ShipmentId`, `ReturnId`,
-//!   `ApiKeyId`, `Quantity`, `Currency`, `Money`, and their `ValueError`.
+//!   `ApiKeyId`, `WebhookId`, `Quantity`, `Currency`, `Money`, and their `ValueError`.
 //! - [`aggregate`]: the `Aggregate` and `Event` traits a generic command handler codes against.
 //! - [`catalog`]: the `product-{sku}` aggregate, and `price_lines` to price an order from it.
 //! - [`inventory`]: the `inventory-{sku}` aggregate: stock per location, reservations per order.
 //! - [`order`]: the `order-{uuid}` aggregate: lifecycle, payments, shipments, returns, refunds.
 //! - [`access`]: the `apikey-{uuid}` aggregate: issuing and revoking API keys, and their [`Role`]s.
+//! - [`webhook`]: the `webhook-{uuid}` aggregate: subscriptions to the log's events, delivered to a URL.
 //! - `names`: `named_enum!`, the one way a unit enum (statuses, reasons, roles) is spelled as text, and
 //!   [`UnknownName`] for text that names no variant.
 //! - `error`: [`DomainError`], any refusal of the domain, with `From` each aggregate's error and `ValueError`.
@@ -32,6 +33,7 @@ pub mod order;
 #[cfg(test)]
 mod testing;
 pub mod values;
+pub mod webhook;
 
 pub use access::{AccessError, ApiKey, ApiKeyCommand, ApiKeyEvent, Role};
 pub use aggregate::{Aggregate, Event};
@@ -42,4 +44,6 @@ pub use names::UnknownName;
 pub use order::{Order, OrderCommand, OrderError, OrderEvent};
 pub use values::{
     ApiKeyId, Currency, CustomerId, LocationId, Money, OrderId, Quantity, ReturnId, ShipmentId, Sku, ValueError,
+    WebhookId,
 };
+pub use webhook::{Webhook, WebhookCommand, WebhookError, WebhookEvent};

@@ -17,6 +17,7 @@ use tally_domain::inventory::{AdjustmentReason, Allocation, ReleaseReason};
 use tally_domain::order::{ItemLine, OrderLine, Shortage};
 use tally_domain::{ApiKeyEvent, ApiKeyId, ProductEvent, Quantity, ReturnId, Role, ShipmentId, Sku};
 use tally_domain::{Currency, CustomerId, Event, InventoryEvent, LocationId, Money, OrderEvent, OrderId};
+use tally_domain::{WebhookEvent, WebhookId};
 use uuid::Uuid;
 
 /// Set to `1` to rewrite the golden file instead of comparing with it.
@@ -174,7 +175,31 @@ fn index(event: &StoredKind) -> usize {
             ApiKeyEvent::ApiKeyIssued { .. } => 19,
             ApiKeyEvent::ApiKeyRevoked {} => 20,
         },
+        StoredKind::Webhook(e) => match e {
+            WebhookEvent::WebhookSubscribed { .. } => 21,
+            WebhookEvent::WebhookSecretRotated {} => 22,
+            WebhookEvent::WebhookPaused { .. } => 23,
+            WebhookEvent::WebhookResumed {} => 24,
+            WebhookEvent::WebhookReplayRequested { .. } => 25,
+            WebhookEvent::WebhookDeleted {} => 26,
+        },
     }
+}
+
+fn webhook_events() -> Vec<WebhookEvent> {
+    vec![
+        WebhookEvent::WebhookSubscribed {
+            webhook_id: WebhookId::parse("0193a4b2-0000-7000-8000-0000000000bb").unwrap(),
+            url: "https://hooks.example.com/tally".to_owned(),
+            event_types: vec!["OrderPlaced".to_owned(), "OrderCancelled".to_owned()],
+            stream_prefix: Some("order-".to_owned()),
+        },
+        WebhookEvent::WebhookSecretRotated {},
+        WebhookEvent::WebhookPaused { reason: "failing for 24 hours; last error: 503 Service Unavailable".to_owned() },
+        WebhookEvent::WebhookResumed {},
+        WebhookEvent::WebhookReplayRequested { after: 41 },
+        WebhookEvent::WebhookDeleted {},
+    ]
 }
 
 enum StoredKind {
@@ -182,6 +207,7 @@ enum StoredKind {
     Inventory(InventoryEvent),
     Order(OrderEvent),
     ApiKey(ApiKeyEvent),
+    Webhook(WebhookEvent),
 }
 
 /// An event as the store keeps it.
@@ -198,7 +224,8 @@ fn every_event() -> Vec<StoredKind> {
     let inventory = inventory_events().into_iter().map(StoredKind::Inventory);
     let orders = order_events().into_iter().map(StoredKind::Order);
     let keys = api_key_events().into_iter().map(StoredKind::ApiKey);
-    products.chain(inventory).chain(orders).chain(keys).collect()
+    let webhooks = webhook_events().into_iter().map(StoredKind::Webhook);
+    products.chain(inventory).chain(orders).chain(keys).chain(webhooks).collect()
 }
 
 fn golden_path() -> PathBuf {
@@ -208,7 +235,7 @@ fn golden_path() -> PathBuf {
 #[test]
 fn the_golden_file_holds_one_event_of_every_type_in_order() {
     let indexes: Vec<usize> = every_event().iter().map(index).collect();
-    assert_eq!(indexes, (0..21).collect::<Vec<_>>());
+    assert_eq!(indexes, (0..27).collect::<Vec<_>>());
 }
 
 #[test]
@@ -220,6 +247,7 @@ fn the_stored_event_format_matches_the_golden_file() {
             StoredKind::Inventory(e) => stored(e),
             StoredKind::Order(e) => stored(e),
             StoredKind::ApiKey(e) => stored(e),
+            StoredKind::Webhook(e) => stored(e),
         })
         .collect();
     let actual = serde_json::to_string_pretty(&events).unwrap() + "\n";
@@ -254,6 +282,7 @@ fn every_golden_event_reads_back_as_the_same_event() {
             StoredKind::Inventory(e) => assert_eq!(&serde_json::from_value::<InventoryEvent>(data).unwrap(), e),
             StoredKind::Order(e) => assert_eq!(&serde_json::from_value::<OrderEvent>(data).unwrap(), e),
             StoredKind::ApiKey(e) => assert_eq!(&serde_json::from_value::<ApiKeyEvent>(data).unwrap(), e),
+            StoredKind::Webhook(e) => assert_eq!(&serde_json::from_value::<WebhookEvent>(data).unwrap(), e),
         }
     }
 }

@@ -193,6 +193,12 @@ uuid_id!(
     error = InvalidApiKeyId
 );
 
+uuid_id!(
+    /// A webhook subscription's id (`webhook-{uuid}` stream), chosen by the command side.
+    WebhookId,
+    error = InvalidWebhookId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ mod ids;
 mod money;
 mod quantity;
 
-pub use ids::{ApiKeyId, CustomerId, LocationId, OrderId, ReturnId, ShipmentId, Sku};
+pub use ids::{ApiKeyId, CustomerId, LocationId, OrderId, ReturnId, ShipmentId, Sku, WebhookId};
 pub use money::{Currency, Money};
 pub use quantity::Quantity;
 
@@ -45,6 +45,8 @@ pub enum ValueError {
     InvalidReturnId,
     #[error("api key id must be a uuid")]
     InvalidApiKeyId,
+    #[error("webhook id must be a uuid")]
+    InvalidWebhookId,
     #[error("quantity must be a positive integer")]
     ZeroQuantity,
     #[error("quantity must be at most {max}")]
