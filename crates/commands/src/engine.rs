@@ -1,13 +1,13 @@
 //! [`Commands`]: the command side as the HTTP layer and the workers hold it. One value per process (cheap to
-//! clone), owning the stream writers and snapshot caches of the four aggregates.
+//! clone), owning the stream writers and snapshot caches of the aggregates.
 //!
 //! Its methods live next to their feature: products and stock in `catalog.rs`, the order lifecycle in
 //! `orders.rs`, placing an order in `placement.rs`, the inventory effects of orders in `settle.rs`, API keys in
-//! `access.rs`.
+//! `access.rs`, webhook subscriptions in `webhooks.rs`.
 
 use std::future::Future;
 use std::sync::Arc;
-use tally_domain::{Aggregate, ApiKey, ApiKeyEvent, InventoryCommand, OrderCommand};
+use tally_domain::{Aggregate, ApiKey, ApiKeyEvent, InventoryCommand, OrderCommand, Webhook, WebhookEvent};
 use tally_domain::{Inventory, InventoryEvent, Order, OrderEvent, OrderId, Product, ProductEvent, Sku};
 use tally_store::EventStore;
 use tracing::Instrument;
@@ -23,6 +23,7 @@ pub type ProductOutcome = Outcome<Product, ProductEvent>;
 pub type InventoryOutcome = Outcome<Inventory, InventoryEvent>;
 pub type OrderOutcome = Outcome<Order, OrderEvent>;
 pub type ApiKeyOutcome = Outcome<ApiKey, ApiKeyEvent>;
+pub type WebhookOutcome = Outcome<Webhook, WebhookEvent>;
 
 /// The command side: every command of the HTTP API, and the steps the order workers need.
 #[derive(Clone)]
@@ -34,6 +35,7 @@ pub struct Commands {
     pub(crate) inventories: Writers<Inventory>,
     pub(crate) orders: Writers<Order>,
     pub(crate) keys: Writers<ApiKey>,
+    pub(crate) webhooks: Writers<Webhook>,
 }
 
 impl std::fmt::Debug for Commands {
@@ -47,7 +49,7 @@ impl std::fmt::Debug for Commands {
 pub struct Stats {
     /// Stream writer tasks running, all aggregates together.
     pub running_writers: usize,
-    /// Snapshots cached, all aggregates together (at most four times `cache_capacity`).
+    /// Snapshots cached, all aggregates together (at most `cache_capacity` per aggregate).
     pub cached_snapshots: usize,
 }
 
@@ -65,6 +67,7 @@ impl Commands {
             inventories: Writers::new(Arc::clone(&store), config.clone()),
             orders: Writers::new(Arc::clone(&store), config.clone()),
             keys: Writers::new(Arc::clone(&store), config.clone()),
+            webhooks: Writers::new(Arc::clone(&store), config.clone()),
             store,
             clock,
             config,
@@ -84,11 +87,13 @@ impl Commands {
             running_writers: self.products.running()
                 + self.inventories.running()
                 + self.orders.running()
-                + self.keys.running(),
+                + self.keys.running()
+                + self.webhooks.running(),
             cached_snapshots: self.products.cached()
                 + self.inventories.cached()
                 + self.orders.cached()
-                + self.keys.cached(),
+                + self.keys.cached()
+                + self.webhooks.cached(),
         }
     }
 

@@ -44,6 +44,7 @@ mod placement;
 mod repeat;
 mod settle;
 mod stream;
+mod webhooks;
 mod writer;
 
 pub use batch::{Outcome, Recorded};
@@ -51,7 +52,7 @@ pub use batch::{Outcome, Recorded};
 pub use config::DecisionGate;
 pub use config::{CommandConfig, RetryPolicy};
 pub use context::{Clock, CommandContext, IdempotentRun, SystemClock};
-pub use engine::{ApiKeyOutcome, Commands, InventoryOutcome, OrderOutcome, ProductOutcome, Stats};
+pub use engine::{ApiKeyOutcome, Commands, InventoryOutcome, OrderOutcome, ProductOutcome, Stats, WebhookOutcome};
 pub use error::{CommandError, ErrorKind};
 pub use placement::{PlaceOrder, Placement};
 pub use stream::Snapshot;

@@ -116,3 +116,34 @@ async fn every_event_carries_the_context_as_metadata() {
     assert_eq!(reserved.metadata.correlation_id, metadata.correlation_id);
     assert_eq!(Product::stream_id(&sku("TEE")), "product-TEE");
 }
+
+#[tokio::test]
+async fn a_webhook_subscription_records_its_history_and_refuses_commands_once_deleted() {
+    use tally_domain::{Webhook, WebhookCommand, WebhookError, WebhookId};
+    let h = memory(config());
+    let ctx = context();
+    let id = WebhookId::from_uuid(uuid::Uuid::now_v7());
+    let subscribe = WebhookCommand::Subscribe {
+        webhook_id: id,
+        url: "https://hooks.example.com/tally".into(),
+        event_types: vec!["OrderPlaced".into()],
+        stream_prefix: None,
+    };
+    let made = h.commands.webhook_command(&ctx, id, subscribe, None).await.unwrap();
+    assert_eq!((made.version, made.events.len()), (Some(0), 1));
+    let pause = WebhookCommand::Pause { reason: "410 Gone".into() };
+    let stale = h.commands.webhook_command(&ctx, id, pause.clone(), Some(5)).await.unwrap_err();
+    assert!(matches!(stale, CommandError::VersionMismatch { .. }));
+    let paused = h.commands.webhook_command(&ctx, id, pause, Some(0)).await.unwrap();
+    assert_eq!(paused.state.details().unwrap().paused.as_deref(), Some("410 Gone"));
+    h.commands.webhook_command(&ctx, id, WebhookCommand::Delete, None).await.unwrap();
+    let refused = h.commands.webhook_command(&ctx, id, WebhookCommand::Resume, None).await.unwrap_err();
+    assert!(matches!(refused, CommandError::Domain(DomainError::Webhook(WebhookError::Deleted))));
+    let types: Vec<String> =
+        history(h.raw.as_ref(), &Webhook::stream_id(&id)).await.into_iter().map(|e| e.event_type).collect();
+    assert_eq!(types, ["WebhookSubscribed", "WebhookPaused", "WebhookDeleted"]);
+
+    let unknown = WebhookId::from_uuid(uuid::Uuid::now_v7());
+    let error = h.commands.webhook_command(&ctx, unknown, WebhookCommand::Delete, None).await.unwrap_err();
+    assert!(matches!(error, CommandError::NotFound { .. }));
+}
