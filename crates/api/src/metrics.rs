@@ -13,7 +13,10 @@
 //!     store failed with an unknown outcome), in `tally_commands`;
 //!   - `tally_event_store_group_commit_appends`: appends per group-commit transaction (PostgreSQL store);
 //!   - `tally_projection_visible_lag_seconds{projection}`: from an event's append to the commit that made it
-//!     visible in a read model, by this process's projectors (`tally_projections::visibility`).
+//!     visible in a read model, by this process's projectors (`tally_projections::visibility`);
+//!   - `tally_relay_events_total`, `tally_relay_publish_failures_total` and `tally_relay_ack_seconds` (from a
+//!     batch's first publish to each acknowledgement): the NATS relay of `tally serve --nats-url`
+//!     (`src/nats_relay.rs`).
 //! - **Read when scraped**, from this router's state, into a recorder made for the scrape (so a figure that
 //!   cannot be read, the database being down, is left out instead of shown stale): the log's head position;
 //!   each projection's position, lag (events and seconds) and whether it stopped on a poison event; the other
@@ -88,6 +91,16 @@ fn describe() {
         VISIBLE_LAG,
         Unit::Seconds,
         "Time from an event's append to the commit that made it visible in a read model."
+    );
+    describe_counter!("tally_relay_events_total", "Events published to NATS JetStream and acknowledged by it.");
+    describe_counter!(
+        "tally_relay_publish_failures_total",
+        "Batches the NATS relay could not publish (NATS unreachable, an acknowledgement refused or timed out)."
+    );
+    describe_histogram!(
+        "tally_relay_ack_seconds",
+        Unit::Seconds,
+        "Time from a relayed batch's first publish to each event's acknowledgement by JetStream."
     );
 }
 
