@@ -428,10 +428,15 @@ impl NatsServer {
         }
     }
 
-    /// Kills it (SIGKILL: no clean shutdown) and waits until it is gone.
+    /// Stops it (SIGTERM: it flushes its store and closes its connections) and waits until it is gone. Not
+    /// SIGKILL: nats-server's file store writes asynchronously, so a killed server may lose messages it has
+    /// acknowledged, which no client can detect (the relay's checkpoint is already past them).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            child.kill().ok();
+            let terminated = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            if !terminated.is_ok_and(|status| status.success()) {
+                child.kill().ok();
+            }
             child.wait().ok();
         }
     }

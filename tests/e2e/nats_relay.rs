@@ -3,7 +3,7 @@
 //! meanwhile (the relay, the NATS server). The stream is read back message by message and its `Nats-Msg-Id`s
 //! compared with the event ids of `/v1/events`.
 
-use crate::harness::{get_json, poll_until, post_expect, NatsServer, TallyProcess};
+use crate::harness::{get_json, get_text, poll_until, post_expect, NatsServer, TallyProcess};
 use serde_json::json;
 use std::time::Duration;
 
@@ -26,6 +26,24 @@ async fn receive_stock(base: &str, count: usize) {
         let sku = SKUS[n % SKUS.len()];
         post_expect(&format!("{base}/v1/inventory/{sku}/receipts"), &json!({ "quantity": 1 }), 201).await;
     }
+}
+
+/// [`receive_stock`] on a task of its own, while the test kills or restarts something.
+async fn receive_stock_in_background(base: String, count: usize) {
+    receive_stock(&base, count).await;
+}
+
+/// Waits until the relay has published something (so what comes next happens mid-stream).
+async fn wait_for_first_messages(nats_url: &str) {
+    poll_until("the relay to publish its first events", RELAY_TIMEOUT, || async {
+        let count = stream_message_ids(nats_url).await?.len();
+        if count > 0 {
+            Ok(())
+        } else {
+            Err("nothing published yet".to_owned())
+        }
+    })
+    .await;
 }
 
 /// The event ids of the whole log, in log order, from the audit API.
@@ -116,19 +134,8 @@ async fn a_relay_killed_mid_stream_is_replaced_without_loss_or_duplicates() {
     receive_stock(&base, 150).await;
     let relay_args = ["relay", "nats", "--nats-url", &nats.url(), "--database-url", &db.url];
     let first = TallyProcess::spawn(&relay_args);
-    let writing = tokio::spawn({
-        let base = base.clone();
-        async move { receive_stock(&base, 100).await }
-    });
-    poll_until("the first relay to publish some events", RELAY_TIMEOUT, || async {
-        let count = stream_message_ids(&nats.url()).await?.len();
-        if count > 0 {
-            Ok(())
-        } else {
-            Err("nothing published yet".to_owned())
-        }
-    })
-    .await;
+    let writing = tokio::spawn(receive_stock_in_background(base.clone(), 100));
+    wait_for_first_messages(&nats.url()).await;
     first.kill();
     let _second = TallyProcess::spawn(&relay_args);
     writing.await.expect("the writer");
@@ -142,21 +149,26 @@ async fn a_nats_restart_loses_reorders_and_repeats_nothing() {
     let (_server, base) = TallyProcess::serve(&["--database-url", &db.url, "--nats-url", &nats.url()]);
     add_products(&base).await;
     receive_stock(&base, 30).await;
-    poll_until("the relay to publish", RELAY_TIMEOUT, || async {
-        let count = stream_message_ids(&nats.url()).await?.len();
-        if count > 0 {
+    wait_for_first_messages(&nats.url()).await;
+    let writing = tokio::spawn(receive_stock_in_background(base.clone(), 60));
+    nats.stop();
+    receive_stock(&base, 20).await;
+    // The outage is seen: a batch failed (refused, or unacknowledged within the relay's timeout) and was not
+    // counted as relayed.
+    poll_until("the relay to fail a publish while NATS is down", RELAY_TIMEOUT, || async {
+        let metrics = get_text(&format!("{base}/metrics")).await;
+        let failures = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("tally_relay_publish_failures_total "))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if failures > 0.0 {
             Ok(())
         } else {
-            Err("nothing published yet".to_owned())
+            Err("no publish failure yet".to_owned())
         }
     })
     .await;
-    let writing = tokio::spawn({
-        let base = base.clone();
-        async move { receive_stock(&base, 60).await }
-    });
-    nats.stop();
-    receive_stock(&base, 20).await;
     nats.restart();
     writing.await.expect("the writer");
     receive_stock(&base, 20).await;
