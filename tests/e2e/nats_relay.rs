@@ -95,12 +95,12 @@ async fn assert_stream_mirrors_log(base: &str, nats_url: &str) {
     assert_eq!(relayed, log, "the stream's messages are not the log's events in log order");
 }
 
-/// The relay's status row in `/v1/projections`, once it shows a position.
-async fn relay_position(base: &str) -> Result<u64, String> {
+/// The relay's position and lag in `/v1/projections`, once it is listed.
+async fn relay_position(base: &str) -> Result<(u64, u64), String> {
     let (_, body) = get_json(&format!("{base}/v1/projections")).await;
     let followers = body["followers"].as_array().ok_or_else(|| body.to_string())?;
     let relay = followers.iter().find(|f| f["name"] == "nats-relay").ok_or_else(|| body.to_string())?;
-    relay["position"].as_u64().ok_or_else(|| body.to_string())
+    relay["position"].as_u64().zip(relay["lag_events"].as_u64()).ok_or_else(|| body.to_string())
 }
 
 #[tokio::test]
@@ -112,14 +112,14 @@ async fn every_event_reaches_the_stream_once_in_log_order() {
     let _relay = TallyProcess::spawn(&["relay", "nats", "--nats-url", &nats.url(), "--database-url", &db.url]);
     receive_stock(&base, 40).await;
     assert_stream_mirrors_log(&base, &nats.url()).await;
-    // Its checkpoint follows, and `/v1/projections` lists it.
+    // Its checkpoint follows, and `/v1/projections` lists it with its lag.
     let head = log_event_ids(&base).await.len() as u64;
     poll_until("the relay's checkpoint to reach the head", RELAY_TIMEOUT, || async {
-        let position = relay_position(&base).await?;
-        if position >= head {
+        let (position, lag) = relay_position(&base).await?;
+        if position >= head && lag == 0 {
             Ok(())
         } else {
-            Err(format!("at {position} of {head}"))
+            Err(format!("at {position} of {head}, lag {lag}"))
         }
     })
     .await;

@@ -20,7 +20,7 @@
 //! - **Read when scraped**, from this router's state, into a recorder made for the scrape (so a figure that
 //!   cannot be read, the database being down, is left out instead of shown stale): the log's head position;
 //!   each projection's position, lag (events and seconds) and whether it stopped on a poison event; the other
-//!   followers' (the order process) position, running and failed; the process's resident memory.
+//!   followers' (the order process, the NATS relay) position, lag, running and failed; the process's resident memory.
 
 use crate::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -154,6 +154,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             gauge!("tally_projection_failed", "projection" => name).set(failed);
         }
         describe_gauge!("tally_follower_position", "The checkpoint of a follower of the log other than a projection.");
+        describe_gauge!("tally_follower_lag_events", "Positions after a follower's checkpoint (the head less it).");
         describe_gauge!(
             "tally_follower_running",
             "1 while some process holds the follower's lease and no failure stops it."
@@ -162,6 +163,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         for f in &followers {
             let name = f.name.clone();
             gauge!("tally_follower_position", "follower" => name.clone()).set(f.position as f64);
+            gauge!("tally_follower_lag_events", "follower" => name.clone()).set(f.lag_events as f64);
             let running = f64::from(u8::from(f.state == ProjectionState::Running));
             gauge!("tally_follower_running", "follower" => name.clone()).set(running);
             let failed = f64::from(u8::from(f.state == ProjectionState::Failed));
