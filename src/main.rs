@@ -2,7 +2,7 @@
 //! everything with logic lives in the crates.
 //!
 //! - `tally serve`: the HTTP API (on a private PostgreSQL when no `DATABASE_URL` is given; HTTPS with
-//!   `--tls-cert`/`--tls-key`, see `https.rs`).
+//!   `--tls-cert`/`--tls-key`, see `https.rs`; the NATS relay too with `--nats-url`).
 //! - `tally project`: the projectors only, to scale reads out.
 //! - `tally rebuild [projection...]`: rebuild read models beside the live ones and swap them in.
 //! - `tally verify`, `tally digest`, `tally export`: the auditor's commands.
@@ -166,8 +166,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
             demo::issue_keys(&state, &demo_keys_file).await.context("issue the demo keys")?;
         }
 
-        // Background tasks: the projector, the order process, the idempotency-key purge and the API keys' reader,
-        // stopped together.
+        // Background tasks: the projector, the order process, the idempotency-key purge, the API keys' reader and,
+        // with `--nats-url`, the NATS relay, stopped together.
         let (stop, stopped) = watch::channel(false);
         let background = [
             tokio::spawn({
