@@ -18,6 +18,12 @@ ensure_postgres() {
   apt_install postgresql
 }
 
+# nats-server (JetStream), the broker of the NATS relay's tests (tests/e2e/nats_relay.rs), from Debian's packages.
+ensure_nats_server() {
+  if command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ]; then return 0; fi
+  apt_install nats-server
+}
+
 # wrk, the HTTP load generator of the benchmarks, and psql, which they use for set-up.
 ensure_bench_tools() {
   command -v wrk >/dev/null 2>&1 || apt_install wrk

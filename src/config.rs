@@ -3,6 +3,7 @@
 //! Every flag has an environment twin (DESIGN.md, "Configuration"); nothing else in the program reads the
 //! environment for configuration.
 
+use crate::nats_relay::SubjectMapping;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::fmt;
 use std::net::SocketAddr;
@@ -27,7 +28,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP API (on a private PostgreSQL when no database URL is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run the projectors only (no HTTP), to scale reads out; several may run at once.
     Project(ProjectArgs),
     /// Rebuild read models from the whole log beside the live ones, then swap them in.
@@ -44,6 +45,11 @@ pub enum Command {
     Keys {
         #[command(subcommand)]
         action: KeysAction,
+    },
+    /// Relay the event log to a message broker: `tally relay nats --nats-url nats://host:4222`.
+    Relay {
+        #[command(subcommand)]
+        broker: RelayBroker,
     },
     /// Manage the private PostgreSQL cluster kept under the data directory.
     Postgres {
@@ -97,6 +103,44 @@ pub struct ServeArgs {
     /// The private key of `--tls-cert` (PEM: PKCS#8, PKCS#1 or SEC1). Needs `--tls-cert`.
     #[arg(long, env = "TALLY_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// Also relay the event log to this NATS server's JetStream (as `tally relay nats` does), e.g.
+    /// `nats://127.0.0.1:4222`. Off when not given.
+    #[arg(long, env = "TALLY_NATS_URL", value_name = "URL")]
+    pub nats_url: Option<String>,
+
+    /// The subject prefix of the relayed events (`<prefix>.<stream category>.<event type>`).
+    #[arg(long, env = "TALLY_NATS_PREFIX", default_value = "tally", value_parser = parse_nats_prefix)]
+    pub nats_prefix: SubjectMapping,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RelayBroker {
+    /// Publish every event of the log to NATS JetStream, in log order, once (one relay per cluster holds the
+    /// lease; others wait to take over).
+    Nats(RelayNatsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RelayNatsArgs {
+    /// The NATS server, e.g. `nats://127.0.0.1:4222`.
+    #[arg(long, env = "TALLY_NATS_URL", value_name = "URL")]
+    pub nats_url: String,
+
+    /// The subject prefix of the relayed events (`<prefix>.<stream category>.<event type>`).
+    #[arg(long, env = "TALLY_NATS_PREFIX", default_value = "tally", value_parser = parse_nats_prefix)]
+    pub nats_prefix: SubjectMapping,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    #[command(flatten)]
+    pub event_store: EventStoreArgs,
+}
+
+/// A NATS subject prefix, as [`SubjectMapping::parse`] accepts one.
+fn parse_nats_prefix(text: &str) -> Result<SubjectMapping, String> {
+    SubjectMapping::parse(text)
 }
 
 #[derive(Debug, Subcommand)]

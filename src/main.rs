@@ -2,11 +2,12 @@
 //! everything with logic lives in the crates.
 //!
 //! - `tally serve`: the HTTP API (on a private PostgreSQL when no `DATABASE_URL` is given; HTTPS with
-//!   `--tls-cert`/`--tls-key`, see `https.rs`).
+//!   `--tls-cert`/`--tls-key`, see `https.rs`; the NATS relay too with `--nats-url`).
 //! - `tally project`: the projectors only, to scale reads out.
 //! - `tally rebuild [projection...]`: rebuild read models beside the live ones and swap them in.
 //! - `tally verify`, `tally digest`, `tally export`: the auditor's commands.
 //! - `tally keys create|list|revoke`: API keys.
+//! - `tally relay nats`: publish the event log to NATS JetStream (`nats_relay.rs`).
 //! - `tally migrate`: apply the database migrations.
 //! - `tally postgres start|stop`: manage the private cluster by hand (the test command uses this).
 
@@ -15,6 +16,7 @@ mod config;
 mod demo;
 mod https;
 mod keys;
+mod nats_relay;
 mod order_process;
 mod postgres_tls;
 mod private_postgres;
@@ -26,7 +28,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use config::{
     Cli, Command, DatabaseArgs, EventStoreArgs, EventStoreUrl, ExportFormatArg, KeysAction, PostgresAction,
-    ProjectArgs, RebuildArgs, ServeArgs,
+    ProjectArgs, RebuildArgs, RelayBroker, RelayNatsArgs, ServeArgs,
 };
 use private_postgres::PrivateCluster;
 use sqlx::postgres::PgPoolOptions;
@@ -71,7 +73,7 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<()> {
     match command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Project(args) => project(args).await,
         Command::Rebuild(args) => rebuild(args).await,
         Command::Verify(args) => {
@@ -111,6 +113,7 @@ async fn run(command: Command) -> Result<()> {
         Command::Keys { action: KeysAction::Revoke { id, database, event_store } } => {
             with_store(&database, &event_store, |store, _| keys::revoke(store, id)).await
         }
+        Command::Relay { broker: RelayBroker::Nats(args) } => relay_nats(args).await,
         Command::Migrate(args) => with_database(&args, |pool, _| async move { migrate(&pool).await }).await,
         Command::Postgres { action: PostgresAction::Start { data_dir } } => {
             let cluster = PrivateCluster::start(&data_dir).await?;
@@ -163,8 +166,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
             demo::issue_keys(&state, &demo_keys_file).await.context("issue the demo keys")?;
         }
 
-        // Background tasks: the projector, the order process, the idempotency-key purge and the API keys' reader,
-        // stopped together.
+        // Background tasks: the projector, the order process, the idempotency-key purge, the API keys' reader and,
+        // with `--nats-url`, the NATS relay, stopped together.
         let (stop, stopped) = watch::channel(false);
         let background = [
             tokio::spawn({
@@ -184,8 +187,21 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 stopped.clone(),
             )),
             tokio::spawn(workers::purge_idempotency_keys(pool.clone(), stopped.clone())),
-            tokio::spawn(state.keys.clone().follow(stopped)),
+            tokio::spawn(state.keys.clone().follow(stopped.clone())),
         ];
+        let relay = match args.nats_url {
+            Some(url) => {
+                let relay = connect_nats_relay(&url, args.nats_prefix).await?;
+                Some(tokio::spawn(tally_projections::follow(
+                    relay,
+                    Arc::clone(&store),
+                    (*pool.connect_options()).clone(),
+                    ProjectorOptions::default(),
+                    stopped,
+                )))
+            }
+            None => None,
+        };
 
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(address = %listener.local_addr()?, scheme, "listening");
@@ -195,7 +211,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         };
         tracing::info!("shutting down");
         stop.send(true).ok();
-        for task in background {
+        for task in background.into_iter().chain(relay) {
             task.await.ok();
         }
         opened.close().await;
@@ -222,6 +238,43 @@ async fn project(args: ProjectArgs) -> Result<()> {
         Ok(())
     })
     .await
+}
+
+/// Relays the event log to NATS JetStream until Ctrl-C or SIGTERM (one relay per cluster holds the lease; this
+/// one waits to take over if another does).
+async fn relay_nats(args: RelayNatsArgs) -> Result<()> {
+    let relay = connect_nats_relay(&args.nats_url, args.nats_prefix).await?;
+    with_database(&args.database, |pool, database_url| async move {
+        migrate(&pool).await?;
+        let opened = open_event_store(args.event_store.event_store_url.as_ref(), &database_url).await?;
+        let (stop, stopped) = watch::channel(false);
+        let running = tokio::spawn(tally_projections::follow(
+            relay,
+            Arc::clone(&opened.store),
+            (*pool.connect_options()).clone(),
+            ProjectorOptions::default(),
+            stopped,
+        ));
+        tracing::info!(nats = %args.nats_url, "relaying the log to NATS; Ctrl-C or SIGTERM stops");
+        shutdown_signal().await;
+        stop.send(true).ok();
+        running.await.context("the relay task panicked")?;
+        opened.close().await;
+        pool.close().await;
+        Ok(())
+    })
+    .await
+}
+
+/// The relay over a NATS connection that keeps retrying, at start-up too (a NATS server down or restarting is
+/// waited for, not an error).
+async fn connect_nats_relay(url: &str, subjects: nats_relay::SubjectMapping) -> Result<nats_relay::NatsRelay> {
+    let client = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(url)
+        .await
+        .with_context(|| format!("connect to NATS at {url}"))?;
+    Ok(nats_relay::NatsRelay::new(client, subjects))
 }
 
 /// Rebuilds the named read models (all when none is named) from the whole log, all at once (each on its own

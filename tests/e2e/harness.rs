@@ -386,3 +386,76 @@ pub async fn wait_until_caught_up(base: &str, timeout: Duration) -> u64 {
     })
     .await
 }
+
+/// A private `nats-server` with JetStream on a port of its own and a store directory that outlives it, so a test
+/// can stop it and start it again in the same place (a NATS restart). Never the server on 4222. Killed on drop.
+pub struct NatsServer {
+    port: u16,
+    store: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl NatsServer {
+    /// Starts one on a free port and waits until it accepts connections.
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("find a free port").local_addr().unwrap().port();
+        let store = tempfile::tempdir().expect("a store directory for nats-server");
+        let mut server = NatsServer { port, store, child: None };
+        server.restart();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it (again) on the same port and store, and waits until it accepts connections.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "nats-server is already running");
+        let child = Command::new(nats_server_binary())
+            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+            .arg(self.store.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn nats-server (scripts/test installs it)");
+        self.child = Some(child);
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not listen on {}", self.port);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops it (SIGTERM: it flushes its store and closes its connections) and waits until it is gone. Not
+    /// SIGKILL: nats-server's file store writes asynchronously, so a killed server may lose messages it has
+    /// acknowledged, which no client can detect (the relay's checkpoint is already past them).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let terminated = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            if !terminated.is_ok_and(|status| status.success()) {
+                child.kill().ok();
+            }
+            child.wait().ok();
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `nats-server` on the PATH, else where the Debian package puts it.
+fn nats_server_binary() -> String {
+    let on_path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).any(|dir| dir.join("nats-server").is_file()))
+        .unwrap_or(false);
+    if on_path {
+        "nats-server".to_owned()
+    } else {
+        "/usr/sbin/nats-server".to_owned()
+    }
+}

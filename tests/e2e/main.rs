@@ -5,6 +5,7 @@
 mod contract;
 mod harness;
 mod lost_ack;
+mod nats_relay;
 mod order_expiry;
 mod order_process;
 mod orders_crash;

@@ -13,11 +13,14 @@
 //!     store failed with an unknown outcome), in `tally_commands`;
 //!   - `tally_event_store_group_commit_appends`: appends per group-commit transaction (PostgreSQL store);
 //!   - `tally_projection_visible_lag_seconds{projection}`: from an event's append to the commit that made it
-//!     visible in a read model, by this process's projectors (`tally_projections::visibility`).
+//!     visible in a read model, by this process's projectors (`tally_projections::visibility`);
+//!   - `tally_relay_events_total`, `tally_relay_publish_failures_total` and `tally_relay_ack_seconds` (from a
+//!     batch's first publish to each acknowledgement): the NATS relay of `tally serve --nats-url`
+//!     (`src/nats_relay.rs`).
 //! - **Read when scraped**, from this router's state, into a recorder made for the scrape (so a figure that
 //!   cannot be read, the database being down, is left out instead of shown stale): the log's head position;
 //!   each projection's position, lag (events and seconds) and whether it stopped on a poison event; the other
-//!   followers' (the order process) position, running and failed; the process's resident memory.
+//!   followers' (the order process, the NATS relay) position, lag, running and failed; the process's resident memory.
 
 use crate::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -89,6 +92,16 @@ fn describe() {
         Unit::Seconds,
         "Time from an event's append to the commit that made it visible in a read model."
     );
+    describe_counter!("tally_relay_events_total", "Events published to NATS JetStream and acknowledged by it.");
+    describe_counter!(
+        "tally_relay_publish_failures_total",
+        "Batches the NATS relay could not publish (NATS unreachable, an acknowledgement refused or timed out)."
+    );
+    describe_histogram!(
+        "tally_relay_ack_seconds",
+        Unit::Seconds,
+        "Time from a relayed batch's first publish to each event's acknowledgement by JetStream."
+    );
 }
 
 /// Middleware: counts every request by method, matched route and status, and its time to the response head.
@@ -141,6 +154,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             gauge!("tally_projection_failed", "projection" => name).set(failed);
         }
         describe_gauge!("tally_follower_position", "The checkpoint of a follower of the log other than a projection.");
+        describe_gauge!("tally_follower_lag_events", "Positions after a follower's checkpoint (the head less it).");
         describe_gauge!(
             "tally_follower_running",
             "1 while some process holds the follower's lease and no failure stops it."
@@ -149,6 +163,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         for f in &followers {
             let name = f.name.clone();
             gauge!("tally_follower_position", "follower" => name.clone()).set(f.position as f64);
+            gauge!("tally_follower_lag_events", "follower" => name.clone()).set(f.lag_events as f64);
             let running = f64::from(u8::from(f.state == ProjectionState::Running));
             gauge!("tally_follower_running", "follower" => name.clone()).set(running);
             let failed = f64::from(u8::from(f.state == ProjectionState::Failed));

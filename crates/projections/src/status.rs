@@ -55,13 +55,17 @@ pub struct ProjectionStatus {
     pub failure: Option<ProjectionFailure>,
 }
 
-/// The status of a follower of the log that is not a read model (the order process).
+/// The status of a follower of the log that is not a read model (the order process, the NATS relay).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FollowerStatus {
     pub name: String,
     pub state: ProjectionState,
     /// Its stored checkpoint: it resumes reading after this position.
     pub position: u64,
+    /// The log's head when the status was taken, less `position`: positions after the checkpoint. For the NATS
+    /// relay, the events not yet acknowledged by JetStream; the order process keeps its checkpoint below the
+    /// oldest order it has not seen decided, so its figure includes those on purpose.
+    pub lag_events: u64,
     /// The runner holding the lease (only while it is held).
     pub holder: Option<String>,
     pub heartbeat_at: Option<DateTime<Utc>>,
@@ -101,11 +105,11 @@ impl Projector {
         Ok(statuses)
     }
 
-    /// The followers of the log that are not read models (the order process), as their checkpoint rows and
-    /// leases say: name, state, checkpoint, holder, failure. Their checkpoints need not reach the head (the order
-    /// process keeps its own below the oldest order it has not seen decided), so no lag is derived.
+    /// The followers of the log that are not read models (the order process, the NATS relay), as their
+    /// checkpoint rows and leases say: name, state, checkpoint, lag in positions, holder, failure.
     #[instrument(skip_all)]
     pub async fn other_followers(&self) -> Result<Vec<FollowerStatus>, ProjectionError> {
+        let head = self.store().head_position().await?;
         let names: Vec<&str> = ReadModel::ALL.iter().map(|model| model.name()).collect();
         let rows = checkpoint::rows_other_than(self.pool(), &names).await?;
         let mut statuses = Vec::with_capacity(rows.len());
@@ -114,6 +118,7 @@ impl Projector {
             let (state, failure) = state_of(&row, held);
             statuses.push(FollowerStatus {
                 position: row.position(),
+                lag_events: head.saturating_sub(row.position()),
                 holder: if held { row.holder.clone() } else { None },
                 name: row.name,
                 state,

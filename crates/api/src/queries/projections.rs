@@ -22,9 +22,9 @@ pub(crate) struct ProjectionsBody {
     /// The log's head position when the status was taken.
     pub head: u64,
     pub items: Vec<ProjectionStatusView>,
-    /// The followers of the log that are not read models (the order process, `order-process`): state, stored
-    /// checkpoint (it resumes reading after it; the order process keeps it below the oldest order it has not seen
-    /// decided), holder and failure.
+    /// The followers of the log that are not read models (the order process, `order-process`; the NATS relay,
+    /// `nats-relay`): state, stored checkpoint (it resumes reading after it; the order process keeps it below the
+    /// oldest order it has not seen decided), lag, holder and failure.
     pub followers: Vec<FollowerStatusView>,
 }
 
@@ -65,6 +65,8 @@ pub(crate) struct FollowerStatusView {
     pub state: StateView,
     /// The stored checkpoint: the follower resumes reading after this position.
     pub position: u64,
+    /// `head - position`: positions after the checkpoint (for `nats-relay`, events not yet acknowledged by NATS).
+    pub lag_events: u64,
     /// The runner holding the lease, while it is held.
     #[schema(required = true)]
     pub holder: Option<String>,
@@ -148,6 +150,7 @@ impl From<FollowerStatus> for FollowerStatusView {
             name: status.name,
             state: status.state.into(),
             position: status.position,
+            lag_events: status.lag_events,
             holder: status.holder,
             heartbeat_at: status.heartbeat_at,
             updated_at: status.updated_at,
