@@ -107,7 +107,7 @@ pub struct ServeArgs {
     /// Also relay the event log to this NATS server's JetStream (as `tally relay nats` does), e.g.
     /// `nats://127.0.0.1:4222`. Off when not given.
     #[arg(long, env = "TALLY_NATS_URL", value_name = "URL")]
-    pub nats_url: Option<String>,
+    pub nats_url: Option<NatsUrl>,
 
     /// The subject prefix of the relayed events (`<prefix>.<stream category>.<event type>`).
     #[arg(long, env = "TALLY_NATS_PREFIX", default_value = "tally", value_parser = parse_nats_prefix)]
@@ -125,7 +125,7 @@ pub enum RelayBroker {
 pub struct RelayNatsArgs {
     /// The NATS server, e.g. `nats://127.0.0.1:4222`.
     #[arg(long, env = "TALLY_NATS_URL", value_name = "URL")]
-    pub nats_url: String,
+    pub nats_url: NatsUrl,
 
     /// The subject prefix of the relayed events (`<prefix>.<stream category>.<event type>`).
     #[arg(long, env = "TALLY_NATS_PREFIX", default_value = "tally", value_parser = parse_nats_prefix)]
@@ -372,6 +372,48 @@ impl fmt::Display for DatabaseUrl {
     }
 }
 
+/// A NATS server URL, or several separated by commas. Its credentials (`user:password@` or a `token@`) never
+/// print: `Debug` and `Display` show `***@` instead; only [`NatsUrl::expose`] gives them out.
+#[derive(Clone)]
+pub struct NatsUrl(String);
+
+impl NatsUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for NatsUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl fmt::Display for NatsUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let servers: Vec<String> = self
+            .0
+            .split(',')
+            .map(|server| {
+                let start = server.find("://").map_or(0, |scheme_end| scheme_end + 3);
+                match server[start..].rfind('@') {
+                    Some(at) => format!("{}***{}", &server[..start], &server[start + at..]),
+                    None => server.to_owned(),
+                }
+            })
+            .collect();
+        f.write_str(&servers.join(","))
+    }
+}
+
+impl fmt::Debug for NatsUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
 /// Where the events live: PostgreSQL, or a KurrentDB (EventStoreDB) cluster.
 #[derive(Clone, Debug)]
 pub enum EventStoreUrl {
@@ -398,6 +440,20 @@ impl std::str::FromStr for EventStoreUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nats_url_never_prints_its_credentials() {
+        for (url, shown) in [
+            ("nats://relay:s3cret@nats.example:4222", "nats://***@nats.example:4222"),
+            ("nats://s3cret-token@nats.example:4222", "nats://***@nats.example:4222"),
+            ("tls://a:s3cret@n1:4222,tls://a:s3cret@n2:4222", "tls://***@n1:4222,tls://***@n2:4222"),
+            ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222"),
+            ("127.0.0.1:4222", "127.0.0.1:4222"),
+        ] {
+            let url: NatsUrl = url.parse().unwrap();
+            assert_eq!((url.to_string(), format!("{url:?}")), (shown.to_owned(), shown.to_owned()));
+        }
+    }
 
     #[test]
     fn a_database_url_never_prints_its_password() {

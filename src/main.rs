@@ -27,7 +27,7 @@ mod workers;
 use anyhow::{Context, Result};
 use clap::Parser;
 use config::{
-    Cli, Command, DatabaseArgs, EventStoreArgs, EventStoreUrl, ExportFormatArg, KeysAction, PostgresAction,
+    Cli, Command, DatabaseArgs, EventStoreArgs, EventStoreUrl, ExportFormatArg, KeysAction, NatsUrl, PostgresAction,
     ProjectArgs, RebuildArgs, RelayBroker, RelayNatsArgs, ServeArgs,
 };
 use private_postgres::PrivateCluster;
@@ -268,10 +268,10 @@ async fn relay_nats(args: RelayNatsArgs) -> Result<()> {
 
 /// The relay over a NATS connection that keeps retrying, at start-up too (a NATS server down or restarting is
 /// waited for, not an error).
-async fn connect_nats_relay(url: &str, subjects: nats_relay::SubjectMapping) -> Result<nats_relay::NatsRelay> {
+async fn connect_nats_relay(url: &NatsUrl, subjects: nats_relay::SubjectMapping) -> Result<nats_relay::NatsRelay> {
     let client = async_nats::ConnectOptions::new()
         .retry_on_initial_connect()
-        .connect(url)
+        .connect(url.expose())
         .await
         .with_context(|| format!("connect to NATS at {url}"))?;
     Ok(nats_relay::NatsRelay::new(client, subjects))

@@ -7,9 +7,9 @@
 //! metadata addresses are allowed only when the operator says so (`--webhook-allow-private`, for tests and
 //! private networks); addresses nobody can deliver to (unspecified, multicast, broadcast, reserved) never are.
 //!
-//! The check runs when a subscription is made and again before every delivery, on the addresses the delivery
-//! then connects to ([`EgressPolicy::resolve`]), so a name that later resolves elsewhere (DNS rebinding) is
-//! refused too.
+//! A caller checks a target when a subscription is made and again before every delivery, and connects to exactly
+//! the addresses [`EgressPolicy::resolve`] vetted, so a name that later resolves elsewhere (DNS rebinding) is
+//! refused too. (The sender that will do so is not built yet: issue #14.)
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use url::Url;
