@@ -112,6 +112,11 @@ pub struct ServeArgs {
     /// The subject prefix of the relayed events (`<prefix>.<stream category>.<event type>`).
     #[arg(long, env = "TALLY_NATS_PREFIX", default_value = "tally", value_parser = parse_nats_prefix)]
     pub nats_prefix: SubjectMapping,
+
+    /// Let webhooks be delivered to loopback, private, shared (CGNAT), link-local and cloud-metadata addresses
+    /// too: for tests and for receivers on a private network. Off: only public addresses.
+    #[arg(long, env = "TALLY_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 use tally_commands::{CommandConfig, Commands};
 use tally_projections::{Projector, ProjectorOptions, ReadModel};
 use tally_store::{EventStore, PgEventStore, PgStoreOptions};
+use tally_webhooks::{EgressPolicy, Senders};
 use tokio::sync::watch;
 
 /// mimalloc instead of the system allocator: profiles of the HTTP commands and of the export showed glibc's
@@ -136,6 +137,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let demo = args.demo;
     let rate_limits = args.rate_limits;
     let request_timeout = args.request_timeout;
+    let webhook_allow_private = args.webhook_allow_private;
     let demo_keys_file = args.database.data_dir.join("demo-keys.env");
     // Read before anything starts, so a bad certificate or key fails at once and leaves nothing running.
     let tls = match (&args.tls_cert, &args.tls_key) {
@@ -159,6 +161,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         let mut state = tally_api::AppState::new(pool.clone(), Arc::clone(&store), commands.clone(), projector.clone());
         state.limits = rate_limits;
         state.request_timeout = request_timeout;
+        state.egress = EgressPolicy { allow_private: webhook_allow_private };
         // Built before anything appends: the first router installs the process's metrics recorder.
         let app = tally_api::router(state.clone());
         if demo {
@@ -166,8 +169,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
             demo::issue_keys(&state, &demo_keys_file).await.context("issue the demo keys")?;
         }
 
-        // Background tasks: the projector, the order process, the idempotency-key purge, the API keys' reader and,
-        // with `--nats-url`, the NATS relay, stopped together.
+        // Background tasks: the projector, the order process, the purges, the API keys' reader, the webhooks'
+        // senders and, with `--nats-url`, the NATS relay, stopped together.
         let (stop, stopped) = watch::channel(false);
         let background = [
             tokio::spawn({
@@ -186,8 +189,21 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 ProjectorOptions::default(),
                 stopped.clone(),
             )),
-            tokio::spawn(workers::purge_idempotency_keys(pool.clone(), stopped.clone())),
+            tokio::spawn(workers::purge(pool.clone(), stopped.clone())),
             tokio::spawn(state.keys.clone().follow(stopped.clone())),
+            tokio::spawn(tally_webhooks::supervisor::supervise(
+                Senders {
+                    subscriptions: state.webhooks.clone(),
+                    pool: pool.clone(),
+                    commands: commands.clone(),
+                    policy: state.egress,
+                    client: tally_webhooks::sender::http_client(state.egress),
+                },
+                Arc::clone(&store),
+                (*pool.connect_options()).clone(),
+                ProjectorOptions::default(),
+                stopped.clone(),
+            )),
         ];
         let relay = match args.nats_url {
             Some(url) => {

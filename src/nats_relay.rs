@@ -43,6 +43,7 @@ pub const POSITION_HEADER: &str = "Tally-Position";
 pub const EVENTS_RELAYED: &str = "tally_relay_events_total";
 pub const PUBLISH_FAILURES: &str = "tally_relay_publish_failures_total";
 pub const ACK_SECONDS: &str = "tally_relay_ack_seconds";
+pub const LAG_SECONDS: &str = "tally_relay_lag_seconds";
 
 /// How log events map to NATS subjects, under a validated prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,6 +192,7 @@ impl NatsRelay {
             match ack.await {
                 Ok(_) => {
                     metrics::histogram!(ACK_SECONDS).record(started.elapsed().as_secs_f64());
+                    metrics::histogram!(LAG_SECONDS).record(since(event.recorded_at));
                     acknowledged += 1;
                     self.state().last_published = Some(event.event_id.to_string());
                 }
@@ -257,6 +259,12 @@ impl Follower for NatsRelay {
             None => Ok(Applied::Through(to)),
         }
     }
+}
+
+/// Seconds from `recorded_at` to now (0 if the clock says it is in the future).
+fn since(recorded_at: chrono::DateTime<chrono::Utc>) -> f64 {
+    let elapsed = chrono::Utc::now().signed_duration_since(recorded_at);
+    elapsed.num_microseconds().unwrap_or(i64::MAX).max(0) as f64 / 1e6
 }
 
 fn failed(what: &str, error: impl std::fmt::Display) -> ProjectionError {

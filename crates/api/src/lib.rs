@@ -60,6 +60,7 @@ use std::time::Duration;
 use tally_commands::Commands;
 use tally_projections::Projector;
 use tally_store::EventStore;
+use tally_webhooks::{EgressPolicy, Subscriptions};
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use utoipa_axum::routes;
 
@@ -82,12 +83,17 @@ pub struct AppState {
     /// How long a request may take to begin its answer before it is answered 503 (the whole-log audit routes
     /// excepted: see `layers`).
     pub request_timeout: Duration,
+    /// Every webhook subscription, read from the log (the supervisor in `tally serve` keeps it current too).
+    pub webhooks: Subscriptions,
+    /// Where webhooks may be delivered (`--webhook-allow-private`).
+    pub egress: EgressPolicy,
 }
 
 impl AppState {
     /// The state of one node: `keys` is a new registry over `store` and `pool`.
     pub fn new(pool: PgPool, store: Arc<dyn EventStore>, commands: Commands, projector: Projector) -> Self {
         let keys = KeyRegistry::new(Arc::clone(&store), pool.clone());
+        let webhooks = Subscriptions::new(Arc::clone(&store));
         AppState {
             pool,
             store,
@@ -97,6 +103,8 @@ impl AppState {
             limits: RoleLimits::default(),
             limiter: RateLimiter::new(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            webhooks,
+            egress: EgressPolicy::default(),
         }
     }
 }

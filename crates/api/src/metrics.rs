@@ -16,7 +16,10 @@
 //!     visible in a read model, by this process's projectors (`tally_projections::visibility`);
 //!   - `tally_relay_events_total`, `tally_relay_publish_failures_total` and `tally_relay_ack_seconds` (from a
 //!     batch's first publish to each acknowledgement): the NATS relay of `tally serve --nats-url`
-//!     (`src/nats_relay.rs`).
+//!     (`src/nats_relay.rs`), and `tally_relay_lag_seconds` (from an event's append to its acknowledgement);
+//!   - `tally_webhook_deliveries_total{webhook,result}`, `tally_webhook_delivery_seconds{webhook}`,
+//!     `tally_webhook_lag_seconds{webhook}` (append to the receiver's 2xx) and `tally_webhook_failed_attempts{webhook}`:
+//!     the webhook senders (`tally_webhooks::sender`).
 //! - **Read when scraped**, from this router's state, into a recorder made for the scrape (so a figure that
 //!   cannot be read, the database being down, is left out instead of shown stale): the log's head position;
 //!   each projection's position, lag (events and seconds) and whether it stopped on a poison event; the other
@@ -33,10 +36,13 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use tally_projections::visibility::{LAG_BUCKETS, VISIBLE_LAG};
 use tally_projections::ProjectionState;
+use tally_webhooks::sender as webhooks;
 
 const HTTP_REQUESTS: &str = "tally_http_requests_total";
 const HTTP_DURATION: &str = "tally_http_request_duration_seconds";
 const GROUP_COMMIT: &str = "tally_event_store_group_commit_appends";
+/// From an event's append to its acknowledgement by JetStream (`src/nats_relay.rs` records it).
+const RELAY_LAG: &str = "tally_relay_lag_seconds";
 /// Upper bounds of the request duration histogram, in seconds.
 const DURATION_BUCKETS: [f64; 14] =
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -50,7 +56,14 @@ const UPKEEP: Duration = Duration::from_secs(5);
 pub fn prometheus() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        let buckets = [(HTTP_DURATION, &DURATION_BUCKETS[..]), (VISIBLE_LAG, &LAG_BUCKETS[..]), (GROUP_COMMIT, &BATCH_BUCKETS[..])];
+        let buckets = [
+            (HTTP_DURATION, &DURATION_BUCKETS[..]),
+            (VISIBLE_LAG, &LAG_BUCKETS[..]),
+            (GROUP_COMMIT, &BATCH_BUCKETS[..]),
+            (webhooks::DELIVERY_SECONDS, &DURATION_BUCKETS[..]),
+            (webhooks::LAG_SECONDS, &LAG_BUCKETS[..]),
+            (RELAY_LAG, &LAG_BUCKETS[..]),
+        ];
         let mut builder = PrometheusBuilder::new();
         for (name, bounds) in buckets {
             builder = builder.set_buckets_for_metric(Matcher::Full(name.to_owned()), bounds).expect("buckets are given");
@@ -101,6 +114,25 @@ fn describe() {
         "tally_relay_ack_seconds",
         Unit::Seconds,
         "Time from a relayed batch's first publish to each event's acknowledgement by JetStream."
+    );
+    describe_histogram!(RELAY_LAG, Unit::Seconds, "Time from an event's append to its acknowledgement by JetStream.");
+    describe_counter!(
+        webhooks::DELIVERIES,
+        "Webhook delivery attempts by subscription and result: delivered (2xx), failed (retried), gone (410)."
+    );
+    describe_histogram!(
+        webhooks::DELIVERY_SECONDS,
+        Unit::Seconds,
+        "Time of a webhook delivery attempt, by subscription."
+    );
+    describe_histogram!(
+        webhooks::LAG_SECONDS,
+        Unit::Seconds,
+        "Time from an event's append to its delivery (the receiver's 2xx), by subscription."
+    );
+    describe_gauge!(
+        webhooks::FAILED_ATTEMPTS,
+        "Failed attempts in a row at the event a webhook subscription's sender is stuck on (0: not failing)."
     );
 }
 

@@ -46,4 +46,4 @@ pub use values::{
     ApiKeyId, Currency, CustomerId, LocationId, Money, OrderId, Quantity, ReturnId, ShipmentId, Sku, ValueError,
     WebhookId,
 };
-pub use webhook::{Webhook, WebhookCommand, WebhookError, WebhookEvent};
+pub use webhook::{Webhook, WebhookCommand, WebhookDetails, WebhookError, WebhookEvent};

@@ -34,7 +34,7 @@ pub enum Applied {
 /// A reader of the global log, run under a lease from a checkpoint (see the module doc).
 pub trait Follower: Clone + Send + Sync + 'static {
     /// Its row in `projections` and the name of its lease.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &str;
 
     /// Which events of the log it is given.
     fn filter(&self) -> LogFilter;

@@ -9,7 +9,7 @@
 //!
 //! A caller checks a target when a subscription is made and again before every delivery, and connects to exactly
 //! the addresses [`EgressPolicy::resolve`] vetted, so a name that later resolves elsewhere (DNS rebinding) is
-//! refused too. (The sender that will do so is not built yet: issue #14.)
+//! refused too (the sender's HTTP client resolves names through [`EgressPolicy::resolve_host`]).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use url::Url;
@@ -92,7 +92,11 @@ impl EgressPolicy {
         let host = url.host_str().ok_or_else(|| EgressError::Malformed("no host".to_owned()))?;
         let port = url.port_or_known_default().ok_or(EgressError::Scheme)?;
         // An IPv6 literal comes bracketed in a URL; the resolver wants it bare.
-        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.resolve_host(host.trim_start_matches('[').trim_end_matches(']'), port).await
+    }
+
+    /// The addresses `host` resolves to (with `port`), every one of them allowed.
+    pub async fn resolve_host(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, EgressError> {
         let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
             .await
             .map_err(|error| EgressError::Unresolved(error.to_string()))?

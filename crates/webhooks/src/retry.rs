@@ -4,7 +4,7 @@
 //! other answer, a redirect included (redirects are not followed), and no answer at all (refused, timed out) is a
 //! failure: the same event is tried again after an exponential backoff with jitter, or after the receiver's
 //! `Retry-After` when that is longer. A subscription still failing [`GIVE_UP_AFTER`] after its first failure is
-//! to be paused, with the reason, by its sender (not built yet: issue #14).
+//! paused, with the reason, by its sender (`sender`).
 
 use std::time::{Duration, SystemTime};
 

@@ -35,6 +35,8 @@ pub enum Access {
     Metrics,
     /// API keys: issue, list, revoke.
     Keys,
+    /// Webhook subscriptions: subscribe, list, rotate secrets, pause, resume, replay, delete.
+    Webhooks,
 }
 
 /// Whether `role` may call a route that needs `access`.
@@ -161,10 +163,12 @@ mod tests {
             Access::Audit,
             Access::Metrics,
             Access::Keys,
+            Access::Webhooks,
         ] {
             assert!(may(Role::Admin, access));
         }
         assert!(Role::ALL.into_iter().all(|role| may(role, Access::Public)));
         assert!(Role::ALL.into_iter().all(|role| may(role, Access::Keys) == (role == Role::Admin)));
+        assert!(Role::ALL.into_iter().all(|role| may(role, Access::Webhooks) == (role == Role::Admin)));
     }
 }

@@ -86,6 +86,10 @@ const TAGS: &str = r##"[
         "description": "API keys: issue, list, read and revoke them (role `admin`). The secret is shown once, when the key is issued."
     },
     {
+        "name": "webhooks",
+        "description": "Webhook subscriptions (role `admin`): each event of the log POSTed, in order, to a URL, signed as Standard Webhooks 1.0 says (`webhook-id`, `webhook-timestamp`, `webhook-signature`). The signing secret is shown once, when the subscription is made or its secret rotated."
+    },
+    {
         "name": "ops",
         "description": "Liveness, readiness, metrics, this document, problem types."
     }

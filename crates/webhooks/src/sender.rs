@@ -1,0 +1,410 @@
+//! The sender of one subscription: a [`Follower`] of the log like every other, named `webhook-{uuid}` (its row in
+//! `projections` is its checkpoint, its lease makes it one sender across the cluster), that POSTs each event the
+//! subscription wants to its URL, in log order, signed as Standard Webhooks 1.0 says.
+//!
+//! - **Advanced only after a 2xx.** A batch's events are delivered one at a time, in order; the checkpoint then
+//!   moves to the last event delivered (or past the events the subscription does not want). A crash re-delivers at
+//!   most the batch's delivered events, with the same `webhook-id` (the event id): at least once, duplicates
+//!   recognisable.
+//! - **Retries hold nothing.** A failed attempt (any answer but a 2xx or 410, or none: refused, timed out, a
+//!   redirect, an address the egress policy refuses) is recorded, and the time of the next attempt stored
+//!   (`tally_webhooks::retry`: exponential backoff with jitter, `Retry-After` honoured). Until then `apply` delivers
+//!   nothing and leaves the checkpoint where it is, so a crash or a takeover keeps the schedule.
+//! - **Paused, with the reason.** A 410 Gone pauses the subscription at once; failing for 24 hours pauses it. The
+//!   pause is a `WebhookPaused` event recorded by the actor [`SENDER_ACTOR`], so the API, the log and the audit
+//!   trail say why; the supervisor then stops the sender.
+//! - **Replays** are events of the subscription's own stream (`WebhookReplayRequested`): the holder that reaches
+//!   one moves the checkpoint back (or on) to its `after` and notes that it carried it out, so it is done once.
+//! - **Egress.** The HTTP client resolves every host through the egress policy and connects only to the addresses
+//!   it vetted (a name that starts resolving to a private address is refused at the next delivery); an IP literal
+//!   is checked before each delivery. Redirects are not followed; connect and response times are bounded.
+
+use chrono::Utc;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use sqlx::{PgConnection, PgPool};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+use tally_commands::{CommandContext, Commands};
+use tally_domain::{Aggregate, Webhook, WebhookCommand, WebhookEvent, WebhookId};
+use tally_projections::{move_checkpoint, Applied, Follower, ProjectionError};
+use tally_store::{LogFilter, RecordedEvent};
+use url::Url;
+
+use crate::egress::EgressPolicy;
+use crate::retry::{self, Verdict};
+use crate::signature::{signature_header, SigningSecret};
+use crate::storage::{self, position_column, Attempt, SenderState};
+use crate::subscriptions::{Subscription, Subscriptions};
+
+/// The actor of the pauses a sender records.
+pub const SENDER_ACTOR: &str = "webhook-sender";
+/// How long a connection to a receiver may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a receiver may take to answer, from the request's start to the answer's end.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How much of an answer's body is read (and thrown away) before the connection is dropped.
+const ANSWER_BODY_LIMIT: usize = 64 * 1024;
+/// How long `apply` waits before answering "nothing delivered" while it may not deliver (paused, or waiting for
+/// the next attempt), so the worker does not spin.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+pub const DELIVERIES: &str = "tally_webhook_deliveries_total";
+pub const DELIVERY_SECONDS: &str = "tally_webhook_delivery_seconds";
+pub const LAG_SECONDS: &str = "tally_webhook_lag_seconds";
+pub const FAILED_ATTEMPTS: &str = "tally_webhook_failed_attempts";
+
+/// The follower (and lease) name of a subscription's sender: its stream's name, `webhook-{uuid}`.
+pub fn follower_name(id: WebhookId) -> String {
+    Webhook::stream_id(&id)
+}
+
+/// The HTTP client of the senders: no redirects, bounded times, every name resolved through `policy`.
+pub fn http_client(policy: EgressPolicy) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(RESPONSE_TIMEOUT)
+        .dns_resolver(Arc::new(VettedResolver(policy)))
+        .no_proxy()
+        .user_agent(concat!("Tally-Webhooks/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("a client without custom TLS settings builds")
+}
+
+/// Resolves a receiver's host to the addresses the egress policy allows (all of them, or an error).
+struct VettedResolver(EgressPolicy);
+
+impl Resolve for VettedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.0;
+        Box::pin(async move {
+            // The connector sets the URL's port on each address.
+            let addresses = policy.resolve_host(name.as_str(), 0).await?;
+            Ok(Box::new(addresses.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// What everything a sender needs (cheap to clone).
+#[derive(Clone)]
+pub struct Senders {
+    pub subscriptions: Subscriptions,
+    pub pool: PgPool,
+    pub commands: Commands,
+    pub policy: EgressPolicy,
+    pub client: reqwest::Client,
+}
+
+/// The sender of one subscription (cheap to clone; clones share their state).
+#[derive(Clone)]
+pub struct WebhookSender {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: WebhookId,
+    name: String,
+    label: String,
+    senders: Senders,
+    held: Mutex<Held>,
+}
+
+/// What this runner knows while it holds the lease.
+#[derive(Default)]
+struct Held {
+    /// The checkpoint as stored.
+    stored: u64,
+    state: SenderState,
+}
+
+/// How one attempt went.
+struct Outcome {
+    attempt: Attempt,
+    verdict: Verdict,
+    retry_after: Option<Duration>,
+}
+
+impl WebhookSender {
+    pub fn new(id: WebhookId, senders: Senders) -> Self {
+        let inner = Inner { id, name: follower_name(id), label: id.to_string(), senders, held: Mutex::default() };
+        WebhookSender { inner: Arc::new(inner) }
+    }
+
+    fn held(&self) -> MutexGuard<'_, Held> {
+        // Every critical section leaves the state consistent, so poison is harmless.
+        self.inner.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The subscription as this node last read it, if it may be delivered to now.
+    fn active_subscription(&self) -> Option<Subscription> {
+        self.inner.senders.subscriptions.get(self.inner.id).filter(Subscription::is_active)
+    }
+
+    /// POSTs `event` to `url`, signed with `secrets`.
+    async fn deliver(&self, url: &Url, event: &RecordedEvent, secrets: &[SigningSecret], attempt: i32) -> Outcome {
+        let attempted_at = Utc::now();
+        let started = Instant::now();
+        let answer = self.post(url, event, secrets).await;
+        let latency = started.elapsed();
+        metrics::histogram!(DELIVERY_SECONDS, "webhook" => self.inner.label.clone()).record(latency.as_secs_f64());
+        let (status, retry_after, error) = match answer {
+            Ok((status, retry_after)) => {
+                let error = (!(200..300).contains(&status)).then(|| format!("the receiver answered {status}"));
+                (Some(status), retry_after, error)
+            }
+            Err(error) => (None, None, Some(error)),
+        };
+        let verdict = retry::verdict(status);
+        let result = match verdict {
+            Verdict::Delivered => "delivered",
+            Verdict::Gone => "gone",
+            Verdict::Retry => "failed",
+        };
+        metrics::counter!(DELIVERIES, "webhook" => self.inner.label.clone(), "result" => result).increment(1);
+        let attempt = Attempt {
+            id: 0,
+            position: position_column(event.position),
+            event_id: event.event_id,
+            event_type: event.event_type.clone(),
+            attempt,
+            attempted_at,
+            status: status.map(i32::from),
+            latency_ms: latency.as_secs_f64() * 1000.0,
+            error,
+        };
+        Outcome { attempt, verdict, retry_after }
+    }
+
+    /// The request itself: the answer's status and `Retry-After`, or why there was no answer.
+    async fn post(
+        &self,
+        url: &Url,
+        event: &RecordedEvent,
+        secrets: &[SigningSecret],
+    ) -> Result<(u16, Option<Duration>), String> {
+        // A name is vetted by the client's resolver; an address literal never reaches it.
+        match url.host() {
+            Some(url::Host::Ipv4(address)) => self.inner.senders.policy.check_address(address.into()),
+            Some(url::Host::Ipv6(address)) => self.inner.senders.policy.check_address(address.into()),
+            _ => Ok(()),
+        }
+        .map_err(|error| error.to_string())?;
+        let body = serde_json::to_vec(event).map_err(|error| format!("cannot encode the event: {error}"))?;
+        let id = event.event_id.to_string();
+        let timestamp = Utc::now().timestamp();
+        let signature = signature_header(secrets, &id, timestamp, &body);
+        let mut response = self
+            .inner
+            .senders
+            .client
+            .post(url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .map_err(|error| describe(&error))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| retry::parse_retry_after(value, SystemTime::now()));
+        // Read a little of the answer so the connection can be reused; a receiver's essay is not waited for.
+        let mut read = 0;
+        while read < ANSWER_BODY_LIMIT {
+            match response.chunk().await {
+                Ok(Some(chunk)) => read += chunk.len(),
+                _ => break,
+            }
+        }
+        Ok((status, retry_after))
+    }
+
+    /// Records a pause in the log (as [`SENDER_ACTOR`]) and logs it.
+    async fn pause(&self, reason: String) {
+        let reason: String = reason.chars().take(tally_domain::webhook::REASON_MAX_CHARS).collect();
+        tracing::warn!(webhook = %self.inner.id, reason = %reason, "pausing the webhook subscription");
+        let context = CommandContext::new(SENDER_ACTOR);
+        let command = WebhookCommand::Pause { reason };
+        if let Err(error) = self.inner.senders.commands.webhook_command(&context, self.inner.id, command, None).await {
+            // The next failure pauses it again.
+            tracing::warn!(webhook = %self.inner.id, error = %error, "could not record the pause");
+        }
+    }
+
+    /// Carries out the replay `event` asks for: the checkpoint moves to its `after`, and the sender notes the
+    /// replay as done. In that order, so a crash between repeats the replay rather than losing it.
+    async fn replay(
+        &self,
+        conn: &mut PgConnection,
+        holder: &str,
+        event: &RecordedEvent,
+        after: u64,
+    ) -> Result<Applied, ProjectionError> {
+        let stored = self.held().stored;
+        if let Some(moved) = move_checkpoint(conn, &self.inner.name, holder, stored, after).await? {
+            return Ok(Applied::Moved(moved));
+        }
+        let mut state = self.held().state.clone();
+        state.start_position = position_column(after);
+        state.replayed_through = position_column(event.position);
+        state.clear_failures();
+        storage::save_state(&mut *conn, self.inner.id, &state).await?;
+        tracing::info!(webhook = %self.inner.id, after, "replaying the webhook's deliveries");
+        Ok(Applied::Moved(after))
+    }
+}
+
+impl Follower for WebhookSender {
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    fn filter(&self) -> LogFilter {
+        // Every event: the subscription's filter and its own stream (replays) are applied here.
+        LogFilter::all()
+    }
+
+    /// Reads after the checkpoint, or after where deliveries start when that is further on (a new subscription
+    /// starts after its own `WebhookSubscribed`).
+    async fn resume(&self, checkpoint: u64) -> Result<u64, ProjectionError> {
+        let subscriptions = &self.inner.senders.subscriptions;
+        if subscriptions.get(self.inner.id).is_none() {
+            subscriptions.refresh().await?;
+        }
+        let subscribed = subscriptions.get(self.inner.id).map_or(checkpoint, |known| known.subscribed_position);
+        let mut conn = self.inner.senders.pool.acquire().await?;
+        let state = storage::load_state(&mut conn, self.inner.id, subscribed).await?;
+        let start = u64::try_from(state.start_position).unwrap_or(0);
+        *self.held() = Held { stored: checkpoint, state };
+        Ok(checkpoint.max(start))
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        holder: &str,
+        from: u64,
+        to: u64,
+        events: &[RecordedEvent],
+    ) -> Result<Applied, ProjectionError> {
+        let Some(subscription) = self.active_subscription() else {
+            tokio::time::sleep(IDLE_WAIT).await;
+            return Ok(Applied::Through(from));
+        };
+        let next_attempt_at = self.held().state.next_attempt_at;
+        if let Some(wait) = next_attempt_at.and_then(|at| (at - Utc::now()).to_std().ok()) {
+            tokio::time::sleep(wait.min(IDLE_WAIT)).await;
+            return Ok(Applied::Through(from));
+        }
+        let policy = self.inner.senders.policy;
+        let url = policy.parse_url(&subscription.details.url).map_err(|error| failed(&self.inner.name, error))?;
+        let secrets = storage::signing_secrets(&mut *conn, self.inner.id).await?;
+        if secrets.is_empty() {
+            return Err(failed(&self.inner.name, "the subscription has no signing secret"));
+        }
+        let own_stream = &self.inner.name;
+        let mut state = self.held().state.clone();
+        let mut attempts = Vec::new();
+        let mut through = to;
+        let mut pause = None;
+        for event in events {
+            if &event.stream_id == own_stream && event.position > u64::try_from(state.replayed_through).unwrap_or(0) {
+                if let Ok(WebhookEvent::WebhookReplayRequested { after }) = serde_json::from_value(event.data.clone()) {
+                    storage::record_attempts(&mut *conn, self.inner.id, &attempts).await?;
+                    return self.replay(conn, holder, event, after).await;
+                }
+            }
+            if !subscription.details.wants(&event.stream_id, &event.event_type) {
+                continue;
+            }
+            let outcome = self.deliver(&url, event, &secrets, state.failed_attempts.saturating_add(1)).await;
+            let error = outcome.attempt.error.clone();
+            attempts.push(outcome.attempt);
+            match outcome.verdict {
+                Verdict::Delivered => {
+                    let lag = Utc::now().signed_duration_since(event.recorded_at);
+                    let lag = lag.num_microseconds().unwrap_or(i64::MAX).max(0) as f64 / 1e6;
+                    metrics::histogram!(LAG_SECONDS, "webhook" => self.inner.label.clone()).record(lag);
+                    state.clear_failures();
+                }
+                Verdict::Gone => {
+                    through = event.position.saturating_sub(1);
+                    state.last_error = error;
+                    pause = Some(format!("the receiver answered 410 Gone at {}", Utc::now().to_rfc3339()));
+                    break;
+                }
+                Verdict::Retry => {
+                    through = event.position.saturating_sub(1);
+                    pause = fail(&mut state, error, outcome.retry_after);
+                    break;
+                }
+            }
+        }
+        metrics::gauge!(FAILED_ATTEMPTS, "webhook" => self.inner.label.clone()).set(f64::from(state.failed_attempts));
+        storage::record_attempts(&mut *conn, self.inner.id, &attempts).await?;
+        storage::save_state(&mut *conn, self.inner.id, &state).await?;
+        self.held().state = state;
+        let stored = self.held().stored;
+        if through > stored {
+            if let Some(moved) = move_checkpoint(conn, &self.inner.name, holder, stored, through).await? {
+                return Ok(Applied::Moved(moved));
+            }
+            self.held().stored = through;
+        }
+        if let Some(reason) = pause {
+            self.pause(reason).await;
+        }
+        Ok(Applied::Through(through.max(from)))
+    }
+}
+
+/// Notes a failed attempt in `state`: the next attempt's time, and the reason to pause when the subscription has
+/// been failing for [`retry::GIVE_UP_AFTER`].
+fn fail(state: &mut SenderState, error: Option<String>, retry_after: Option<Duration>) -> Option<String> {
+    let now = Utc::now();
+    state.failed_attempts = state.failed_attempts.saturating_add(1);
+    let since = *state.failing_since.get_or_insert(now);
+    state.last_error = error;
+    let failures = u32::try_from(state.failed_attempts).unwrap_or(u32::MAX);
+    let delay = retry::next_delay(failures, jitter(), retry_after);
+    state.next_attempt_at = Some(now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX));
+    let failing_for = (now - since).to_std().unwrap_or_default();
+    (failing_for >= retry::GIVE_UP_AFTER).then(|| {
+        format!(
+            "deliveries failed for {} hours since {}, {} attempts; the last: {}",
+            failing_for.as_secs() / 3600,
+            since.to_rfc3339(),
+            state.failed_attempts,
+            state.last_error.as_deref().unwrap_or("no answer")
+        )
+    })
+}
+
+/// A number in `[0, 1)` from the operating system's random source (0 if it fails: no jitter).
+fn jitter() -> f64 {
+    let mut bytes = [0u8; 8];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64,
+        Err(_) => 0.0,
+    }
+}
+
+/// An error with its causes, for a delivery's `error` (reqwest's own text leaves out why a request failed).
+fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn failed(name: &str, error: impl std::fmt::Display) -> ProjectionError {
+    ProjectionError::TaskFailed { name: name.to_owned(), reason: error.to_string() }
+}
