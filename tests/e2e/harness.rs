@@ -8,7 +8,7 @@
 //! Logs: every line a spawned `tally` writes to stderr is echoed (`[tally] ...`) and, when `TALLY_TEST_LOG_DIR` is
 //! set, appended to `tally-<pid>.log` in that directory, which `scripts/test` scans for secrets after the run.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{BufRead, BufReader, Write};
@@ -347,6 +347,22 @@ pub async fn post_expect(url: &str, body: &Value, expected: u16) -> Reply {
     let reply = post_json(url, body).await;
     assert_eq!(reply.status, expected, "POST {url} {body} answered {}: {}", reply.status, reply.body);
     reply
+}
+
+/// Registers a product per SKU (one event each), priced 5 EUR.
+pub async fn add_products(base: &str, skus: &[&str]) {
+    for sku in skus {
+        let product = json!({ "sku": sku, "name": sku, "price": { "amount": 500, "currency": "EUR" } });
+        post_expect(&format!("{base}/v1/products"), &product, 201).await;
+    }
+}
+
+/// `count` stock receipts of one unit, round the SKUs (one event each).
+pub async fn receive_stock(base: &str, skus: &[&str], count: usize) {
+    for n in 0..count {
+        let sku = skus[n % skus.len()];
+        post_expect(&format!("{base}/v1/inventory/{sku}/receipts"), &json!({ "quantity": 1 }), 201).await;
+    }
 }
 
 /// Calls `check` every 100 ms until it returns `Ok`, for at most `timeout`; then panics naming `what` and the

@@ -16,3 +16,4 @@ mod read_your_writes;
 mod secrets;
 mod tls;
 mod two_nodes;
+mod webhooks;

@@ -3,8 +3,7 @@
 //! meanwhile (the relay, the NATS server). The stream is read back message by message and its `Nats-Msg-Id`s
 //! compared with the event ids of `/v1/events`.
 
-use crate::harness::{get_json, get_text, poll_until, post_expect, NatsServer, TallyProcess};
-use serde_json::json;
+use crate::harness::{self, get_json, get_text, poll_until, NatsServer, TallyProcess};
 use std::time::Duration;
 
 /// Within this the relay has taken its lease and published what the test wrote (retries after an outage
@@ -12,20 +11,12 @@ use std::time::Duration;
 const RELAY_TIMEOUT: Duration = Duration::from_secs(60);
 const SKUS: [&str; 3] = ["NATS-A", "NATS-B", "NATS-C"];
 
-/// Registers the SKUs (one event each).
 async fn add_products(base: &str) {
-    for sku in SKUS {
-        let product = json!({ "sku": sku, "name": sku, "price": { "amount": 500, "currency": "EUR" } });
-        post_expect(&format!("{base}/v1/products"), &product, 201).await;
-    }
+    harness::add_products(base, &SKUS).await;
 }
 
-/// `count` stock receipts, round the SKUs (one event each).
 async fn receive_stock(base: &str, count: usize) {
-    for n in 0..count {
-        let sku = SKUS[n % SKUS.len()];
-        post_expect(&format!("{base}/v1/inventory/{sku}/receipts"), &json!({ "quantity": 1 }), 201).await;
-    }
+    harness::receive_stock(base, &SKUS, count).await;
 }
 
 /// [`receive_stock`] on a task of its own, while the test kills or restarts something.

@@ -332,8 +332,10 @@ impl Follower for WebhookSender {
                     state.clear_failures();
                 }
                 Verdict::Gone => {
+                    // Scheduled like a failure too, so nothing is sent before the pause is seen (or, if it could
+                    // not be recorded, before the next attempt records it).
                     through = event.position.saturating_sub(1);
-                    state.last_error = error;
+                    fail(&mut state, error, None);
                     pause = Some(format!("the receiver answered 410 Gone at {}", Utc::now().to_rfc3339()));
                     break;
                 }
