@@ -79,11 +79,12 @@ wait_projections_caught_up() {
 }
 
 # Scans the logs in directory $1 (one file per `tally` process a test run started, see tests/e2e/harness.rs) for
-# secrets: anything shaped like a Tally API key, or a database URL with a password (Tally masks one as `***`).
-# Names each file and line with one, never the line itself (it holds the secret); returns 1 if any was found.
+# secrets: anything shaped like a Tally API key or a webhook signing secret, or a database URL with a password
+# (Tally masks one as `***`). Names each file and line with one, never the line itself (it holds the secret);
+# returns 1 if any was found.
 scan_logs_for_secrets() {
   local dir="$1" file lines found=0
-  local key='tally_[0-9A-Za-z]{38}' password='://[^/:@[:space:]"]+:[^/@[:space:]"]+@'
+  local key='tally_[0-9A-Za-z]{38}' password='://[^/:@[:space:]"]+:[^/@[:space:]"]+@' signing='whsec_[A-Za-z0-9+/]{20,}'
   if ! compgen -G "$dir/*" >/dev/null; then
     echo "warning: no process logs in $dir to scan for secrets (no end-to-end test ran?)" >&2
     return 0
@@ -92,6 +93,11 @@ scan_logs_for_secrets() {
     lines="$(grep -nE "$key" "$file" | cut -d: -f1 | paste -sd, -)" || true
     if [ -n "$lines" ]; then
       echo "secret in the logs: $file, line(s) $lines: an API key" >&2
+      found=1
+    fi
+    lines="$(grep -nE "$signing" "$file" | cut -d: -f1 | paste -sd, -)" || true
+    if [ -n "$lines" ]; then
+      echo "secret in the logs: $file, line(s) $lines: a webhook signing secret" >&2
       found=1
     fi
     lines="$(sed 's/:\*\*\*@/@/g' "$file" | grep -nE "$password" | cut -d: -f1 | paste -sd, -)" || true
@@ -104,4 +110,44 @@ scan_logs_for_secrets() {
     echo "scanned $(find "$dir" -type f | wc -l) process logs: no secret" >&2
   fi
   return "$found"
+}
+
+# Starts a release `tally serve` on a free port with the arguments given, its log in file $1. Sets `server` (its pid)
+# and `base` (its URL); fails, showing its log, if it does not listen within a minute.
+start_release_serve() {
+  local log="$1" address=""
+  shift
+  TALLY_LOG_FORMAT=json "${CARGO_TARGET_DIR:-target}/release/tally" serve --listen 127.0.0.1:0 "$@" 2>"$log" &
+  server=$!
+  for _ in $(seq 1 600); do
+    address=$(grep -o '"message":"listening","address":"[^"]*"' "$log" | sed 's/.*"address":"\([^"]*\)"/\1/' || true)
+    [ -n "$address" ] && break
+    sleep 0.1
+  done
+  [ -n "$address" ] || { echo "tally serve did not start; its log:" >&2; cat "$log" >&2; return 1; }
+  base="http://$address"
+}
+
+# The buckets of the histogram named $3, summed over its labels, from the `/metrics` of the server at $1 (key $2):
+# "le count" lines, in order.
+histogram_buckets() {
+  curl -fs -H "Authorization: Bearer $2" "$1/metrics" | awk -v metric="$3_bucket" 'index($0, metric) == 1 {
+    match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); sum[le] += $2 }
+    END { for (le in sum) print le, sum[le] }' | sort -g
+}
+
+# report_quantiles <name> <buckets before> <buckets after>: the observations made meanwhile, and their p50 and p99
+# (each the upper bound of the bucket that holds it), in milliseconds.
+report_quantiles() {
+  awk -v name="$1" 'NR == FNR { before[$1] = $2; next }
+    { le[++n] = $1; count[n] = $2 - before[$1] }
+    END {
+      total = count[n]
+      for (i = 1; i <= n; i++) {
+        if (p50 == "" && count[i] >= 0.50 * total) p50 = le[i]
+        if (p99 == "" && count[i] >= 0.99 * total) p99 = le[i]
+      }
+      printf "name=%s events=%d p50_ms<=%s p99_ms<=%s\n", name, total, ms(p50), ms(p99)
+    }
+    function ms(le) { return le == "+Inf" ? "inf" : le * 1000 }' <(echo "$2") <(echo "$3")
 }

@@ -321,6 +321,11 @@ impl Follower for WebhookSender {
             if !subscription.details.wants(&event.stream_id, &event.event_type) {
                 continue;
             }
+            // Paused or deleted meanwhile: stop before this event (a batch to a slow receiver can take a while).
+            if !self.inner.senders.subscriptions.is_active(self.inner.id) {
+                through = event.position.saturating_sub(1);
+                break;
+            }
             let outcome = self.deliver(&url, event, &secrets, state.failed_attempts.saturating_add(1)).await;
             let error = outcome.attempt.error.clone();
             attempts.push(outcome.attempt);
@@ -409,4 +414,53 @@ fn describe(error: &(dyn std::error::Error + 'static)) -> String {
 
 fn failed(name: &str, error: impl std::fmt::Display) -> ProjectionError {
     ProjectionError::TaskFailed { name: name.to_owned(), reason: error.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn due_in(state: &SenderState) -> Duration {
+        (state.next_attempt_at.expect("a next attempt") - Utc::now()).to_std().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_failure_schedules_the_next_attempt_with_backoff() {
+        let mut state = SenderState::default();
+        assert_eq!(fail(&mut state, Some("the receiver answered 500".into()), None), None);
+        assert_eq!(state.failed_attempts, 1);
+        assert!(state.failing_since.is_some());
+        assert!(due_in(&state) <= Duration::from_secs(1), "1 s less jitter");
+        for _ in 0..3 {
+            fail(&mut state, None, None);
+        }
+        assert_eq!(state.failed_attempts, 4);
+        assert!(
+            due_in(&state) >= Duration::from_secs(3) && due_in(&state) <= Duration::from_secs(8),
+            "8 s less jitter"
+        );
+        assert_eq!(state.last_error, None, "the last attempt's error, not an older one");
+    }
+
+    #[test]
+    fn retry_after_is_honoured_when_longer() {
+        let mut state = SenderState::default();
+        fail(&mut state, None, Some(Duration::from_secs(120)));
+        assert!(due_in(&state) >= Duration::from_secs(119));
+    }
+
+    #[test]
+    fn a_day_of_failures_pauses_with_the_reason() {
+        let mut state =
+            SenderState { failing_since: Some(Utc::now() - chrono::Duration::hours(25)), ..Default::default() };
+        let reason = fail(&mut state, Some("connection refused".into()), None).expect("a pause");
+        assert!(reason.contains("25 hours") && reason.contains("connection refused"), "{reason}");
+        state.clear_failures();
+        assert_eq!(state, SenderState::default());
+    }
+
+    #[test]
+    fn jitter_is_in_the_unit_interval() {
+        assert!((0..100).map(|_| jitter()).all(|j| (0.0..1.0).contains(&j)));
+    }
 }

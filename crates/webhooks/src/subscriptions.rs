@@ -113,6 +113,11 @@ impl Subscriptions {
         self.read().by_id.get(&id).cloned()
     }
 
+    /// Whether the subscription is active (neither paused nor deleted), as last read.
+    pub fn is_active(&self, id: WebhookId) -> bool {
+        self.read().by_id.get(&id).is_some_and(Subscription::is_active)
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Known> {
         // Every critical section leaves the cache consistent, so poison is harmless.
         self.inner.known.read().unwrap_or_else(std::sync::PoisonError::into_inner)

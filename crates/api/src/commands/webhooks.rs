@@ -25,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tally_domain::webhook::REASON_MAX_CHARS;
 use tally_domain::{WebhookCommand, WebhookId};
 use tally_projections::read::Cursor;
 use tally_webhooks::manage::{self, ManageError, NewSubscription, WithSecret};
@@ -333,7 +334,13 @@ async fn pause(
     ApiJson(body): ApiJson<Pause>,
 ) -> Result<Response, Problem> {
     let webhook_id = webhook_id(&id)?;
-    let command = WebhookCommand::Pause { reason: body.reason };
+    // The domain's bound, checked before `If-Match` as every command's body is.
+    let reason = body.reason.trim();
+    if !(1..=REASON_MAX_CHARS).contains(&reason.chars().count()) {
+        let rule = format!("must be 1 to {REASON_MAX_CHARS} characters, spaces around it not counted");
+        return Err(dto::invalid("reason", rule));
+    }
+    let command = WebhookCommand::Pause { reason: reason.to_owned() };
     let outcome = state.commands.webhook_command(&meta.context, webhook_id, command, meta.if_match).await?;
     let webhook = body_at(&state, webhook_id, outcome.position).await?;
     Ok(command_response(StatusCode::OK, outcome.version, outcome.position, None, &webhook))
