@@ -325,6 +325,30 @@ async fn a_410_pauses_the_subscription_with_the_reason_and_a_resume_delivers_the
 }
 
 #[tokio::test]
+async fn a_replay_past_an_event_the_receiver_refuses_moves_the_sender_on() {
+    let Subscribed { _db, server: _server, base, receiver, id, .. } = subscribed_receiver(Vec::new(), 500).await;
+    add_products(&base).await;
+    poll_until("a failed attempt", DELIVERY_TIMEOUT, || async {
+        if receiver.received().is_empty() {
+            Err("no attempt yet".to_owned())
+        } else {
+            Ok(())
+        }
+    })
+    .await;
+    // The operator skips what the receiver cannot take: a replay from the head on.
+    let (_, readiness) = get_json(&format!("{base}/readyz")).await;
+    let head = readiness["event_store"]["position"].as_u64().expect("the head");
+    post_expect(&format!("{base}/v1/webhooks/{id}/replay"), &json!({ "after": head }), 200).await;
+    *receiver.then.lock().unwrap() = 200;
+    receive_stock(&base, 2).await;
+    let wanted = ids(&log_after(&base, head).await);
+    assert_eq!(wanted.len(), 3, "the replay request and two receipts");
+    wait_for_deliveries(&receiver, &wanted).await;
+    assert_eq!(receiver.delivered_ids(), wanted, "nothing before the replay's position");
+}
+
+#[tokio::test]
 async fn a_sending_node_killed_mid_stream_loses_nothing() {
     let Subscribed { _db: db, server: first, base, receiver, id: _, position: subscribed } =
         subscribed_receiver(Vec::new(), 200).await;
@@ -384,4 +408,45 @@ async fn private_targets_are_refused_unless_allowed() {
     }
     let (_, listed) = get_json(&format!("{base}/v1/webhooks")).await;
     assert_eq!(listed["items"], json!([]), "nothing was subscribed");
+}
+
+#[tokio::test]
+async fn a_target_is_checked_again_before_every_delivery() {
+    // Subscribed while private targets were allowed, by address and by name; the node restarted without the flag
+    // refuses to deliver to either: the address literal is checked before each attempt, and the name is resolved
+    // through the policy on each connection (the check a DNS rebinding meets).
+    let Subscribed { _db: db, server, base, receiver, id: by_address, .. } = subscribed_receiver(Vec::new(), 200).await;
+    let by_name_url = format!("{}/hook", receiver_url_by_name(&receiver_url(&base, &by_address).await));
+    let (by_name, _) = subscribe(&base, json!({ "url": by_name_url })).await;
+    let by_name = by_name["id"].as_str().expect("id").to_owned();
+    server.terminate();
+    let (_server, base) = TallyProcess::serve_on(&db.url);
+    add_products(&base).await;
+    for id in [by_address, by_name] {
+        let attempts = poll_until("a refused attempt", DELIVERY_TIMEOUT, || async {
+            let (_, attempts) = get_json(&format!("{base}/v1/webhooks/{id}/deliveries")).await;
+            match attempts["items"].as_array() {
+                Some(items) if !items.is_empty() => Ok(items.clone()),
+                _ => Err(attempts.to_string()),
+            }
+        })
+        .await;
+        assert!(attempts[0]["status"].is_null(), "no request was sent: {attempts:?}");
+        assert!(attempts[0]["error"].as_str().expect("an error").contains("loopback"), "{attempts:?}");
+        let (_, shown) = get_json(&format!("{base}/v1/webhooks/{id}")).await;
+        assert!(shown["delivery"]["failed_attempts"].as_u64() >= Some(1), "{shown}");
+        assert!(shown["delivery"]["next_attempt_at"].is_string(), "{shown}");
+    }
+    assert!(receiver.received().is_empty());
+}
+
+/// The URL a subscription was made with.
+async fn receiver_url(base: &str, id: &str) -> String {
+    let (_, shown) = get_json(&format!("{base}/v1/webhooks/{id}")).await;
+    shown["url"].as_str().expect("url").to_owned()
+}
+
+/// `http://127.0.0.1:<port>/hook` as `http://localhost:<port>`.
+fn receiver_url_by_name(url: &str) -> String {
+    url.replace("127.0.0.1", "localhost").trim_end_matches("/hook").to_owned()
 }

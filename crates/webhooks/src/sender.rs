@@ -13,8 +13,10 @@
 //! - **Paused, with the reason.** A 410 Gone pauses the subscription at once; failing for 24 hours pauses it. The
 //!   pause is a `WebhookPaused` event recorded by the actor [`SENDER_ACTOR`], so the API, the log and the audit
 //!   trail say why; the supervisor then stops the sender.
-//! - **Replays** are events of the subscription's own stream (`WebhookReplayRequested`): the holder that reaches
-//!   one moves the checkpoint back (or on) to its `after` and notes that it carried it out, so it is done once.
+//! - **Replays** are events of the subscription's stream (`WebhookReplayRequested`): before each batch the holder
+//!   looks for a request newer than the last it carried out, moves the checkpoint back (or on) to its `after` and
+//!   notes it, so each is done once, at once (even while the sender is stuck retrying an event: a replay past it is
+//!   how an operator skips an event a receiver cannot take).
 //! - **Egress.** The HTTP client resolves every host through the egress policy and connects only to the addresses
 //!   it vetted (a name that starts resolving to a private address is refused at the next delivery); an IP literal
 //!   is checked before each delivery. Redirects are not followed; connect and response times are bounded.
@@ -25,7 +27,7 @@ use sqlx::{PgConnection, PgPool};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 use tally_commands::{CommandContext, Commands};
-use tally_domain::{Aggregate, Webhook, WebhookCommand, WebhookEvent, WebhookId};
+use tally_domain::{Aggregate, Webhook, WebhookCommand, WebhookId};
 use tally_projections::{move_checkpoint, Applied, Follower, ProjectionError};
 use tally_store::{LogFilter, RecordedEvent};
 use url::Url;
@@ -34,7 +36,7 @@ use crate::egress::EgressPolicy;
 use crate::retry::{self, Verdict};
 use crate::signature::{signature_header, SigningSecret};
 use crate::storage::{self, position_column, Attempt, SenderState};
-use crate::subscriptions::{Subscription, Subscriptions};
+use crate::subscriptions::{ReplayRequest, Subscription, Subscriptions};
 
 /// The actor of the pauses a sender records.
 pub const SENDER_ACTOR: &str = "webhook-sender";
@@ -235,22 +237,22 @@ impl WebhookSender {
         }
     }
 
-    /// Carries out the replay `event` asks for: the checkpoint moves to its `after`, and the sender notes the
-    /// replay as done. In that order, so a crash between repeats the replay rather than losing it.
+    /// Carries out a replay: the checkpoint moves to its `after`, and the sender notes the request as done. In that
+    /// order, so a crash between repeats the replay rather than losing it.
     async fn replay(
         &self,
         conn: &mut PgConnection,
         holder: &str,
-        event: &RecordedEvent,
-        after: u64,
+        replay: ReplayRequest,
     ) -> Result<Applied, ProjectionError> {
+        let ReplayRequest { position, after } = replay;
         let stored = self.held().stored;
         if let Some(moved) = move_checkpoint(conn, &self.inner.name, holder, stored, after).await? {
             return Ok(Applied::Moved(moved));
         }
         let mut state = self.held().state.clone();
         state.start_position = position_column(after);
-        state.replayed_through = position_column(event.position);
+        state.replayed_through = position_column(position);
         state.clear_failures();
         storage::save_state(&mut *conn, self.inner.id, &state).await?;
         tracing::info!(webhook = %self.inner.id, after, "replaying the webhook's deliveries");
@@ -264,7 +266,8 @@ impl Follower for WebhookSender {
     }
 
     fn filter(&self) -> LogFilter {
-        // Every event: the subscription's filter and its own stream (replays) are applied here.
+        // Every event: the subscription's filter is applied here (and a replay request, an event like any other,
+        // wakes the sender up).
         LogFilter::all()
     }
 
@@ -291,10 +294,19 @@ impl Follower for WebhookSender {
         to: u64,
         events: &[RecordedEvent],
     ) -> Result<Applied, ProjectionError> {
+        // What the subscription is up to the end of this batch (a replay asked for meanwhile, say).
+        let subscriptions = &self.inner.senders.subscriptions;
+        if subscriptions.position() < to {
+            subscriptions.refresh().await?;
+        }
         let Some(subscription) = self.active_subscription() else {
             tokio::time::sleep(IDLE_WAIT).await;
             return Ok(Applied::Through(from));
         };
+        let replayed_through = u64::try_from(self.held().state.replayed_through).unwrap_or(0);
+        if let Some(replay) = subscription.replay.filter(|replay| replay.position > replayed_through) {
+            return self.replay(conn, holder, replay).await;
+        }
         let next_attempt_at = self.held().state.next_attempt_at;
         if let Some(wait) = next_attempt_at.and_then(|at| (at - Utc::now()).to_std().ok()) {
             tokio::time::sleep(wait.min(IDLE_WAIT)).await;
@@ -306,18 +318,11 @@ impl Follower for WebhookSender {
         if secrets.is_empty() {
             return Err(failed(&self.inner.name, "the subscription has no signing secret"));
         }
-        let own_stream = &self.inner.name;
         let mut state = self.held().state.clone();
         let mut attempts = Vec::new();
         let mut through = to;
         let mut pause = None;
         for event in events {
-            if &event.stream_id == own_stream && event.position > u64::try_from(state.replayed_through).unwrap_or(0) {
-                if let Ok(WebhookEvent::WebhookReplayRequested { after }) = serde_json::from_value(event.data.clone()) {
-                    storage::record_attempts(&mut *conn, self.inner.id, &attempts).await?;
-                    return self.replay(conn, holder, event, after).await;
-                }
-            }
             if !subscription.details.wants(&event.stream_id, &event.event_type) {
                 continue;
             }

@@ -32,6 +32,16 @@ pub struct Subscription {
     pub paused_by: Option<String>,
     /// The version of its stream (for `ETag`).
     pub version: u64,
+    /// The latest replay asked for.
+    pub replay: Option<ReplayRequest>,
+}
+
+/// A replay asked for: deliver again every wanted event after `after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayRequest {
+    /// The position of the `WebhookReplayRequested` event (a sender carries out each request once).
+    pub position: u64,
+    pub after: u64,
 }
 
 impl Subscription {
@@ -147,6 +157,7 @@ impl Known {
             paused_at: None,
             paused_by: None,
             version: event.stream_version,
+            replay: None,
         });
         subscription.details = details;
         subscription.version = event.stream_version;
@@ -158,6 +169,9 @@ impl Known {
             WebhookEvent::WebhookResumed {} => {
                 subscription.paused_at = None;
                 subscription.paused_by = None;
+            }
+            WebhookEvent::WebhookReplayRequested { after } => {
+                subscription.replay = Some(ReplayRequest { position: event.position, after });
             }
             _ => {}
         }

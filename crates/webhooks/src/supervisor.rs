@@ -3,8 +3,8 @@
 //!
 //! Every node runs one; the senders' leases make sure only one node delivers each subscription, and another takes
 //! over within about a second when that node dies. The supervisor follows the log's `webhook-` streams
-//! ([`Subscriptions`]), woken by every append, and cleans up after a deleted subscription once its own sender has
-//! stopped (each node does, so the last one to stop leaves nothing behind).
+//! ([`Subscriptions`]), woken by appends (at most ten reads a second), and cleans up after a deleted subscription
+//! once its own sender has stopped (each node does, so the last one to stop leaves nothing behind).
 
 use sqlx::postgres::PgConnectOptions;
 use std::collections::{HashMap, HashSet};
@@ -21,6 +21,9 @@ use crate::storage;
 
 /// The longest the supervisor waits for news before reading the log anyway.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// The least time between two reads under a steady stream of appends (the log is read for `webhook-` events only,
+/// which are rare: a few reads a second cost nothing, one per commit would).
+const PACE: Duration = Duration::from_millis(100);
 
 /// A sender this node runs.
 struct Running {
@@ -80,9 +83,12 @@ pub async fn supervise(
                 }
             }
         }
-        let waited = store.wait_for_position_after(senders.subscriptions.position(), POLL_INTERVAL);
+        let waited = async {
+            let _ = store.wait_for_position_after(senders.subscriptions.position(), POLL_INTERVAL).await;
+            tokio::time::sleep(PACE).await;
+        };
         tokio::select! {
-            _ = waited => {}
+            () = waited => {}
             _ = shutdown.wait_for(|stop| *stop) => break,
         }
     }
