@@ -37,7 +37,7 @@ pub use event::{
 };
 pub use hash::{canonical_json, recompute_hash, EventHash, HashInput};
 pub use memory::MemoryEventStore;
-pub use port::{EventStore, FIND_EVENT_WINDOW};
+pub use port::{read_to_head, EventStore, FIND_EVENT_WINDOW};
 pub use postgres::{PgEventStore, PgStoreOptions};
 pub use verify::{no_progress, BreakKind, ChainBreak, Verification, VerifyProgress};
 

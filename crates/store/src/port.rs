@@ -97,3 +97,19 @@ pub(crate) fn publish_head(heads: &watch::Sender<u64>, position: u64) {
         }
     });
 }
+
+/// Every event after `after` that passes `filter`, up to the head of the log, and the position the log was examined
+/// up to (read on from there next time). For the readers of rare events (the API keys, the webhook subscriptions):
+/// a filtered read examines a window of the log at a time, so this reads on until a read makes no progress.
+pub async fn read_to_head(store: &dyn EventStore, after: u64, filter: &LogFilter) -> Result<LogSlice, StoreError> {
+    const BATCH: usize = 500;
+    let mut slice = LogSlice { events: Vec::new(), last_position: after };
+    loop {
+        let next = store.read_all(slice.last_position, BATCH, filter).await?;
+        if next.last_position <= slice.last_position {
+            return Ok(slice);
+        }
+        slice.events.extend(next.events);
+        slice.last_position = next.last_position;
+    }
+}

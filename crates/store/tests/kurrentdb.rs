@@ -57,6 +57,7 @@ conformance_cases!(
     read_stream_bounds_and_directions,
     global_log_order,
     global_log_filters,
+    rare_events_are_read_to_the_head,
     large_event,
     wait_for_new_events,
     hash_chain_is_recomputable,

@@ -10,11 +10,8 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use tally_domain::{Aggregate, Webhook, WebhookDetails, WebhookEvent, WebhookId};
-use tally_store::{EventStore, LogFilter, RecordedEvent, StoreError};
+use tally_store::{read_to_head, EventStore, LogFilter, RecordedEvent, StoreError};
 use tracing::warn;
-
-/// How many webhook events one read of the log takes.
-const READ_BATCH: usize = 500;
 
 /// A subscription as the log tells it.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,20 +84,14 @@ impl Subscriptions {
     pub async fn refresh(&self) -> Result<(), StoreError> {
         let _reading = self.inner.reading.lock().await;
         let filter = LogFilter::stream_prefix(Webhook::STREAM_PREFIX);
-        let mut position = self.read().position;
-        loop {
-            let slice = self.inner.store.read_all(position, READ_BATCH, &filter).await?;
-            let full = slice.events.len() >= READ_BATCH;
-            let mut known = self.inner.known.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-            for event in &slice.events {
-                known.apply(event);
-            }
-            position = slice.last_position.max(position);
-            known.position = position;
-            if !full {
-                return Ok(());
-            }
+        let after = self.position();
+        let slice = read_to_head(&*self.inner.store, after, &filter).await?;
+        let mut known = self.inner.known.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for event in &slice.events {
+            known.apply(event);
         }
+        known.position = known.position.max(slice.last_position);
+        Ok(())
     }
 
     /// How far this cache has read the log.

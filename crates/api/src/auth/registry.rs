@@ -25,15 +25,13 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tally_domain::{Aggregate, ApiKey, ApiKeyEvent, ApiKeyId, Role};
-use tally_store::{EventStore, LogFilter, RecordedEvent, StoreError};
+use tally_store::{read_to_head, EventStore, LogFilter, LogSlice, RecordedEvent, StoreError};
 use tokio::sync::watch;
 use tracing::warn;
 use uuid::Uuid;
 
 use super::secret::{self, SecretHash};
 
-/// How many key events one read of the log takes.
-const READ_BATCH: usize = 500;
 /// The longest the background reader waits for news before reading anyway.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// The least time between two background reads under a steady stream of appends.
@@ -203,17 +201,8 @@ impl KeyRegistry {
     /// Applies the key events after the registry's position, then the hashes of the keys they issued.
     async fn read_tail(&self) -> Result<(), StoreError> {
         let filter = LogFilter::stream_prefix(ApiKey::STREAM_PREFIX);
-        let mut position = self.inner.keys.read().expect("never poisoned").position;
-        let mut events = Vec::new();
-        loop {
-            let slice = self.inner.store.read_all(position, READ_BATCH, &filter).await?;
-            let full = slice.events.len() >= READ_BATCH;
-            events.extend(slice.events);
-            position = slice.last_position.max(position);
-            if !full {
-                break;
-            }
-        }
+        let after = self.inner.keys.read().expect("never poisoned").position;
+        let LogSlice { events, last_position: position } = read_to_head(&*self.inner.store, after, &filter).await?;
         let issued: Vec<Uuid> = events
             .iter()
             .filter(|event| event.event_type == "ApiKeyIssued")

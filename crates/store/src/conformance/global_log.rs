@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::{numbered_event, read_log_to_end, unique_stream};
 use crate::event::{ExpectedVersion, LogFilter, NewEvent, RecordedEvent};
-use crate::port::EventStore;
+use crate::port::{read_to_head, EventStore};
 
 /// The global log holds every event once, in append order, whatever the page size.
 pub async fn global_log_order(store: &dyn EventStore) {
@@ -90,6 +90,27 @@ pub async fn global_log_filters(store: &dyn EventStore) {
     let head = store.head_position().await.expect("head position");
     assert!(slice.events.is_empty());
     assert!(slice.last_position > start && slice.last_position <= head, "skipped events still move the reader on");
+}
+
+/// A rare event far past the reader is found by [`read_to_head`], however far a filtered read looks at once (the
+/// PostgreSQL store examines 10,000 positions per read).
+pub async fn rare_events_are_read_to_the_head(store: &dyn EventStore) {
+    let start = store.head_position().await.expect("head position");
+    let common = unique_stream("conformance-common");
+    let mut version = ExpectedVersion::NoStream;
+    for chunk in 0..11u64 {
+        let events: Vec<NewEvent> = (0..1_000).map(|n| numbered_event("Common", chunk * 1_000 + n)).collect();
+        let appended = store.append(&common, version, events).await.expect("append");
+        version = ExpectedVersion::Exact(appended.next_version);
+    }
+    let rare = unique_stream("conformance-rare");
+    let appended =
+        store.append(&rare, ExpectedVersion::NoStream, vec![numbered_event("Rare", 0)]).await.expect("append");
+    let read = read_to_head(store, start, &LogFilter::stream_prefix(rare.clone())).await.expect("read");
+    assert_eq!(read.events.iter().map(|e| e.stream_id.as_str()).collect::<Vec<_>>(), vec![rare.as_str()]);
+    assert!(read.last_position >= appended.position, "read on to the head");
+    let again = read_to_head(store, read.last_position, &LogFilter::stream_prefix(rare)).await.expect("read");
+    assert!(again.events.is_empty() && again.last_position >= read.last_position, "nothing new, nothing twice");
 }
 
 /// A waiting reader wakes up when an event is appended, and a wait with nothing new ends at its timeout.

@@ -25,7 +25,7 @@ pub use appends::{
     append_and_read_back, concurrent_appends_conflict, conflict_fails_only_its_append, event_ids_are_unique,
     expected_version_semantics, find_event_by_id, idempotent_retry, invalid_appends_are_refused,
 };
-pub use global_log::{global_log_filters, global_log_order, wait_for_new_events};
+pub use global_log::{global_log_filters, global_log_order, rare_events_are_read_to_the_head, wait_for_new_events};
 pub use streams::{hash_chain_is_recomputable, large_event, read_stream_bounds_and_directions, verification_is_clean};
 
 /// One `#[tokio::test]` per conformance case. `$store` is an expression (usually a call to an async fn) that
@@ -45,6 +45,7 @@ macro_rules! conformance_tests {
             read_stream_bounds_and_directions,
             global_log_order,
             global_log_filters,
+            rare_events_are_read_to_the_head,
             large_event,
             wait_for_new_events,
             hash_chain_is_recomputable,
