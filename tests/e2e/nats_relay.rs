@@ -164,4 +164,10 @@ async fn a_nats_restart_loses_reorders_and_repeats_nothing() {
     writing.await.expect("the writer");
     receive_stock(&base, 20).await;
     assert_stream_mirrors_log(&base, &nats.url()).await;
+    // Operators see that it was interrupted, and why.
+    let (_, body) = get_json(&format!("{base}/v1/projections")).await;
+    let relay = body["followers"].as_array().and_then(|f| f.iter().find(|f| f["name"] == "nats-relay")).cloned();
+    let relay = relay.unwrap_or_else(|| panic!("no nats-relay row: {body}"));
+    assert!(relay["last_interruption"]["error"].is_string(), "{relay}");
+    assert!(relay["last_interruption"]["at"].is_string(), "{relay}");
 }

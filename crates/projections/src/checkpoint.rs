@@ -24,6 +24,8 @@ pub(crate) struct CheckpointRow {
     pub(crate) holder: Option<String>,
     pub(crate) heartbeat_at: Option<DateTime<Utc>>,
     pub(crate) updated_at: DateTime<Utc>,
+    pub(crate) last_error: Option<String>,
+    pub(crate) last_error_at: Option<DateTime<Utc>>,
 }
 
 impl CheckpointRow {
@@ -45,8 +47,8 @@ pub(crate) fn column(position: u64) -> i64 {
 }
 
 /// The columns of a [`CheckpointRow`].
-const SELECT_ROWS: &str =
-    "select name, position, failed_position, failed_at, error, holder, heartbeat_at, updated_at from projections";
+const SELECT_ROWS: &str = "select name, position, failed_position, failed_at, error, holder, heartbeat_at, updated_at,
+        last_error, last_error_at from projections";
 
 fn names(models: &[ReadModel]) -> Vec<&'static str> {
     models.iter().map(|model| model.name()).collect()
@@ -138,6 +140,23 @@ pub(crate) async fn heartbeat(conn: &mut PgConnection, name: &str, holder: &str)
     sqlx::query("update projections set holder = $2, heartbeat_at = now() where name = $1")
         .bind(name)
         .bind(holder)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Records the error that interrupted the follower's previous session (by the runner that took the lease after it).
+#[instrument(skip_all, fields(projection = %name))]
+pub(crate) async fn record_interruption(
+    conn: &mut PgConnection,
+    name: &str,
+    error: &str,
+    at: DateTime<Utc>,
+) -> Result<(), ProjectionError> {
+    sqlx::query("update projections set last_error = $2, last_error_at = $3 where name = $1")
+        .bind(name)
+        .bind(error)
+        .bind(at)
         .execute(&mut *conn)
         .await?;
     Ok(())

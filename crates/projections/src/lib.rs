@@ -43,4 +43,4 @@ pub use follower::{follow, move_checkpoint, Applied, Follower};
 pub use models::ReadModel;
 pub use rebuild::{RebuildPhase, RebuildProgress};
 pub use runner::{Projector, ProjectorOptions};
-pub use status::{FollowerStatus, ProjectionFailure, ProjectionState, ProjectionStatus};
+pub use status::{FollowerStatus, Interruption, ProjectionFailure, ProjectionState, ProjectionStatus};

@@ -34,6 +34,13 @@ pub struct ProjectionFailure {
     pub failed_at: Option<DateTime<Utc>>,
 }
 
+/// The error that last interrupted a follower: it retried, and a runner took the lease again after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Interruption {
+    pub error: String,
+    pub at: DateTime<Utc>,
+}
+
 /// One projection's status.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProjectionStatus {
@@ -53,9 +60,11 @@ pub struct ProjectionStatus {
     pub heartbeat_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
     pub failure: Option<ProjectionFailure>,
+    pub last_interruption: Option<Interruption>,
 }
 
-/// The status of a follower of the log that is not a read model (the order process, the NATS relay).
+/// The status of a follower of the log that is not a read model (the order process, the NATS relay, each webhook's
+/// sender).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FollowerStatus {
     pub name: String,
@@ -71,6 +80,7 @@ pub struct FollowerStatus {
     pub heartbeat_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
     pub failure: Option<ProjectionFailure>,
+    pub last_interruption: Option<Interruption>,
 }
 
 impl Projector {
@@ -100,6 +110,7 @@ impl Projector {
                 heartbeat_at: row.heartbeat_at,
                 updated_at: row.updated_at,
                 failure,
+                last_interruption: interruption(row),
             });
         }
         Ok(statuses)
@@ -117,6 +128,7 @@ impl Projector {
             let held = lease::is_held(self.pool(), &row.name).await?;
             let (state, failure) = state_of(&row, held);
             statuses.push(FollowerStatus {
+                last_interruption: interruption(&row),
                 position: row.position(),
                 lag_events: head.saturating_sub(row.position()),
                 holder: if held { row.holder.clone() } else { None },
@@ -142,6 +154,11 @@ impl Projector {
         let waited = now.signed_duration_since(event.recorded_at);
         Ok((waited.num_milliseconds().max(0) as f64) / 1000.0)
     }
+}
+
+/// The error that last interrupted the follower, if one did.
+fn interruption(row: &checkpoint::CheckpointRow) -> Option<Interruption> {
+    Some(Interruption { error: row.last_error.clone()?, at: row.last_error_at? })
 }
 
 /// A follower's state and failure, from its checkpoint row and whether its lease is held.

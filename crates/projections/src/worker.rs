@@ -7,6 +7,7 @@
 //! (`pace`): under a steady stream of appends it applies one larger batch per interval instead of one small batch
 //! per commit.
 
+use chrono::{DateTime, Utc};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::PgConnection;
 use std::sync::Arc;
@@ -44,15 +45,19 @@ impl<F: Follower> Worker<F> {
     #[instrument(skip_all, fields(projection = %self.follower.name(), holder = %self.options.holder))]
     pub(crate) async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut attempt = 0;
+        // The error that ended the last session, recorded once this runner holds the lease again.
+        let mut interrupted: Option<(String, DateTime<Utc>)> = None;
         loop {
             if *shutdown.borrow() {
                 return;
             }
-            match self.session(&mut shutdown, &mut attempt).await {
+            match self.session(&mut shutdown, &mut attempt, &mut interrupted).await {
                 Ok(()) => return,
                 Err(error) => {
                     attempt += 1;
-                    warn!(projection = %self.follower.name(), error = %error.describe(), attempt, "projector session ended; retrying");
+                    let text = error.describe();
+                    warn!(projection = %self.follower.name(), error = %text, attempt, "projector session ended; retrying");
+                    interrupted = Some((text, Utc::now()));
                 }
             }
             if sleep_or_shutdown(&mut shutdown, backoff(attempt)).await {
@@ -64,7 +69,12 @@ impl<F: Follower> Worker<F> {
     /// Connects, then over and over: waits until the projection is not failed and the lease is free, takes it,
     /// and processes batches while it holds it. `Ok` on shutdown; `Err` when the connection or the store fails.
     /// `attempt` (the retries since the last progress) is reset once a batch commits.
-    async fn session(&self, shutdown: &mut watch::Receiver<bool>, attempt: &mut u32) -> Result<(), ProjectionError> {
+    async fn session(
+        &self,
+        shutdown: &mut watch::Receiver<bool>,
+        attempt: &mut u32,
+        interrupted: &mut Option<(String, DateTime<Utc>)>,
+    ) -> Result<(), ProjectionError> {
         let name = self.follower.name();
         let mut conn = lease::connect(&self.connect, name).await?;
         lease::arm_idle_timeouts(&mut conn).await;
@@ -82,6 +92,9 @@ impl<F: Follower> Worker<F> {
             }
             info!(projection = %name, holder = %self.options.holder, "lease acquired");
             checkpoint::heartbeat(&mut conn, name, &self.options.holder).await?;
+            if let Some((error, at)) = interrupted.take() {
+                checkpoint::record_interruption(&mut conn, name, &error, at).await?;
+            }
             let ended = self.follow(&mut conn, shutdown, attempt).await?;
             // Hand the lease over at once rather than when the connection closes.
             lease::unlock(&mut conn, key).await?;

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tally_projections::{FollowerStatus, ProjectionFailure, ProjectionState, ProjectionStatus};
+use tally_projections::{FollowerStatus, Interruption, ProjectionFailure, ProjectionState, ProjectionStatus};
 use tracing::instrument;
 use utoipa::ToSchema;
 
@@ -54,13 +54,17 @@ pub(crate) struct ProjectionStatusView {
     /// The poison event it stopped on, when `state` is `failed`.
     #[schema(required = true)]
     pub failure: Option<FailureView>,
+    /// The error that last interrupted it (a lost connection, ...): it retried and a runner took its lease again
+    /// after it. `null`: none recorded.
+    #[schema(required = true)]
+    pub last_interruption: Option<InterruptionView>,
 }
 
 /// The status of a follower of the log that is not a read model.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = FollowerStatus)]
 pub(crate) struct FollowerStatusView {
-    /// The follower (`order-process`).
+    /// The follower: `order-process`, `nats-relay`, or `webhook-{id}` (a webhook subscription's sender).
     pub name: String,
     pub state: StateView,
     /// The stored checkpoint: the follower resumes reading after this position.
@@ -76,6 +80,25 @@ pub(crate) struct FollowerStatusView {
     /// The poison event it stopped on, when `state` is `failed`.
     #[schema(required = true)]
     pub failure: Option<FailureView>,
+    /// The error that last interrupted it (a lost connection, NATS unreachable, ...): it retried with backoff and
+    /// a runner took its lease again after it. Compare `at` with `updated_at` to see whether it is moving since.
+    /// `null`: none recorded.
+    #[schema(required = true)]
+    pub last_interruption: Option<InterruptionView>,
+}
+
+/// The error that last interrupted a follower.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = FollowerInterruption)]
+pub(crate) struct InterruptionView {
+    pub error: String,
+    pub at: DateTime<Utc>,
+}
+
+impl From<Interruption> for InterruptionView {
+    fn from(interruption: Interruption) -> Self {
+        InterruptionView { error: interruption.error, at: interruption.at }
+    }
 }
 
 /// Whether a follower is moving: `running` (a runner holds the lease), `failed` (stopped on a poison event) or
@@ -140,6 +163,7 @@ impl From<ProjectionStatus> for ProjectionStatusView {
             heartbeat_at: status.heartbeat_at,
             updated_at: status.updated_at,
             failure: status.failure.map(FailureView::from),
+            last_interruption: status.last_interruption.map(InterruptionView::from),
         }
     }
 }
@@ -155,6 +179,7 @@ impl From<FollowerStatus> for FollowerStatusView {
             heartbeat_at: status.heartbeat_at,
             updated_at: status.updated_at,
             failure: status.failure.map(FailureView::from),
+            last_interruption: status.last_interruption.map(InterruptionView::from),
         }
     }
 }

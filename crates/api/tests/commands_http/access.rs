@@ -18,15 +18,16 @@ fn allowed(role: Role, method: &Method, path: &str) -> bool {
         || path.starts_with("/v1/streams")
         || path == "/v1/export"
         || path.ends_with("/history");
-    let keys = path.starts_with("/v1/keys");
+    // API keys and webhook subscriptions: admin only.
+    let admin_only = path.starts_with("/v1/keys") || path.starts_with("/v1/webhooks");
     let metrics = path == "/metrics";
     let read = method == Method::GET;
-    let command = method == Method::POST && !audit && !keys;
+    let command = method == Method::POST && !audit && !admin_only;
     let checkout = method == Method::POST
         && (path == "/v1/orders" || path.ends_with("/payments") || path.ends_with("/cancellation"));
     let shop_read =
         read && ["/v1/products", "/v1/products/{sku}", "/v1/inventory/{sku}", "/v1/orders/{id}"].contains(&path);
-    let query = read && !audit && !keys && !metrics;
+    let query = read && !audit && !admin_only && !metrics;
     public
         || match role {
             Role::Admin => true,
