@@ -150,6 +150,7 @@ fn routes(state: &AppState) -> ApiRoutes {
         .merge(audit::routes(section()))
         .merge(ops::routes(section()))
         .route(Access::Public, routes!(problem::describe))
+        .route(Access::Session, routes!(auth::me::me))
         .route(Access::Metrics, routes!(metrics::metrics))
         .map_router(|timed| timed.layer(time_limit))
         .merge(audit::whole_log_routes(section()))

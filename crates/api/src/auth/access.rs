@@ -19,6 +19,8 @@ use super::guard::{self, Guard};
 pub enum Access {
     /// Anyone, no key: `/healthz`, `/readyz`, `/openapi.json`, `/problems/*`.
     Public,
+    /// Any valid key, whatever its role: `/v1/me` (who the key is and what its role may do).
+    Session,
     /// What a shop front reads: products, one product, one SKU's stock, one order.
     StorefrontRead,
     /// What a shop front writes: place an order, pay it, cancel it.
@@ -39,17 +41,34 @@ pub enum Access {
     Webhooks,
 }
 
+impl Access {
+    /// Every access, in the order of the enum.
+    pub const ALL: [Access; 11] = [
+        Access::Public,
+        Access::Session,
+        Access::StorefrontRead,
+        Access::Checkout,
+        Access::Fulfilment,
+        Access::BackOffice,
+        Access::Query,
+        Access::Audit,
+        Access::Metrics,
+        Access::Keys,
+        Access::Webhooks,
+    ];
+}
+
 /// Whether `role` may call a route that needs `access`.
 pub fn may(role: Role, access: Access) -> bool {
     use Access::*;
     match role {
         Role::Admin => true,
-        Role::Storefront => matches!(access, Public | StorefrontRead | Checkout),
+        Role::Storefront => matches!(access, Public | Session | StorefrontRead | Checkout),
         Role::Operations => {
-            matches!(access, Public | StorefrontRead | Checkout | Fulfilment | BackOffice | Query | Metrics)
+            matches!(access, Public | Session | StorefrontRead | Checkout | Fulfilment | BackOffice | Query | Metrics)
         }
-        Role::Analyst => matches!(access, Public | StorefrontRead | Query),
-        Role::Auditor => matches!(access, Public | StorefrontRead | Query | Audit),
+        Role::Analyst => matches!(access, Public | Session | StorefrontRead | Query),
+        Role::Auditor => matches!(access, Public | Session | StorefrontRead | Query | Audit),
     }
 }
 
@@ -153,21 +172,10 @@ mod tests {
 
     #[test]
     fn admin_may_do_everything_and_every_role_may_call_public_routes() {
-        for access in [
-            Access::Public,
-            Access::StorefrontRead,
-            Access::Checkout,
-            Access::Fulfilment,
-            Access::BackOffice,
-            Access::Query,
-            Access::Audit,
-            Access::Metrics,
-            Access::Keys,
-            Access::Webhooks,
-        ] {
+        for access in Access::ALL {
             assert!(may(Role::Admin, access));
         }
-        assert!(Role::ALL.into_iter().all(|role| may(role, Access::Public)));
+        assert!(Role::ALL.into_iter().all(|role| may(role, Access::Public) && may(role, Access::Session)));
         assert!(Role::ALL.into_iter().all(|role| may(role, Access::Keys) == (role == Role::Admin)));
         assert!(Role::ALL.into_iter().all(|role| may(role, Access::Webhooks) == (role == Role::Admin)));
     }

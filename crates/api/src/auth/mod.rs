@@ -6,11 +6,13 @@
 //! - [`access`]: [`Access`], what a route needs; [`may`], which role has which; [`ApiRoutes`], the router
 //!   builder through which every route declares its access.
 //! - `guard`: the middleware on every route (401, 403, 429).
+//! - `me`: `GET /v1/me`, the key that sent the request and what its role may call.
 //! - [`issue`]: issuing and revoking keys (the secret, its hash, the event), for `/v1/keys` and `tally keys`.
 
 pub mod access;
 mod guard;
 pub mod issue;
+pub(crate) mod me;
 pub mod registry;
 pub mod secret;
 

@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::json;
 use std::time::{Duration, Instant};
+use tally_api::auth::{may, Access};
 use tally_domain::Role;
 use tower::ServiceExt;
 
@@ -28,7 +29,10 @@ fn allowed(role: Role, method: &Method, path: &str) -> bool {
     let shop_read =
         read && ["/v1/products", "/v1/products/{sku}", "/v1/inventory/{sku}", "/v1/orders/{id}"].contains(&path);
     let query = read && !audit && !admin_only && !metrics;
+    // Who the key is: any key.
+    let session = path == "/v1/me";
     public
+        || session
         || match role {
             Role::Admin => true,
             Role::Storefront => checkout || shop_read,
@@ -289,4 +293,21 @@ async fn a_known_key_works_while_the_log_is_unreachable_and_an_unknown_one_gets_
     let reply = app.send(get("/v1/products").header("authorization", &format!("Bearer {unknown}"))).await;
     reply.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     assert!(reply.header("retry-after").is_some(), "{}", reply.body);
+}
+
+#[tokio::test]
+async fn every_key_learns_who_it_is_and_what_its_role_may_call() {
+    let app = app().await;
+    for role in Role::ALL {
+        let key = app.key(role).await;
+        let reply = app.send(get("/v1/me").header("authorization", &format!("Bearer {key}"))).await;
+        let body = reply.assert_status(StatusCode::OK).clone();
+        assert_eq!(body["role"], role.to_string(), "{body}");
+        assert!(body["key_id"].is_string() && body["name"].is_string(), "{body}");
+        let expected: Vec<Access> = Access::ALL.into_iter().filter(|access| may(role, *access)).collect();
+        assert_eq!(body["accesses"], serde_json::to_value(&expected).unwrap(), "{body}");
+        let keys = body["accesses"].as_array().unwrap().contains(&json!("keys"));
+        assert_eq!(keys, role == Role::Admin, "{body}");
+        assert!(!reply.bytes.windows(key.len()).any(|window| window == key.as_bytes()), "never the secret");
+    }
 }
