@@ -349,6 +349,31 @@ async fn a_replay_past_an_event_the_receiver_refuses_moves_the_sender_on() {
 }
 
 #[tokio::test]
+async fn a_slow_receiver_keeps_its_sender_and_gets_each_event_once() {
+    // Each answer takes 11 s: a batch of two or three outlasts the 20 s after which an idle lease connection is closed (and
+    // the lease with it). The sender keeps its lease meanwhile, so nothing is delivered twice.
+    let Subscribed { _db, server: _server, base, receiver, id, position: subscribed } =
+        subscribed_receiver(Vec::new(), 200).await;
+    *receiver.delay.lock().unwrap() = Duration::from_secs(11);
+    harness::add_products(&base, &["SLOW-A", "SLOW-B", "SLOW-C"]).await;
+    let log = log_after(&base, subscribed).await;
+    let last = log.last().and_then(|event| event["position"].as_u64()).expect("events");
+    // Until the checkpoint has passed them all (a sender that lost its lease would deliver them again first).
+    let name = format!("webhook-{id}");
+    let sender = poll_until("the checkpoint to pass the last event", DELIVERY_TIMEOUT, || async {
+        let (_, body) = get_json(&format!("{base}/v1/projections")).await;
+        let sender = body["followers"].as_array().and_then(|f| f.iter().find(|f| f["name"] == name.as_str())).cloned();
+        match sender {
+            Some(sender) if sender["position"].as_u64() >= Some(last) => Ok(sender),
+            _ => Err(body.to_string()),
+        }
+    })
+    .await;
+    assert_eq!(receiver.delivered_ids(), ids(&log), "once each, in order");
+    assert!(sender["last_interruption"].is_null(), "the sender kept its lease: {sender}");
+}
+
+#[tokio::test]
 async fn a_sending_node_killed_mid_stream_loses_nothing() {
     let Subscribed { _db: db, server: first, base, receiver, id: _, position: subscribed } =
         subscribed_receiver(Vec::new(), 200).await;

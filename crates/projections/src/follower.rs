@@ -79,6 +79,13 @@ pub async fn follow<F: Follower>(
     Worker { follower, store, connect, options, applied }.run(shutdown).await;
 }
 
+/// Records that `holder` still holds the lease of `name`, and keeps the lease connection from going idle: for a
+/// follower whose `apply` waits a long time without a query (the lease connection is closed after 20 s idle,
+/// which frees the lease).
+pub async fn keep_alive(conn: &mut PgConnection, name: &str, holder: &str) -> Result<(), ProjectionError> {
+    crate::checkpoint::heartbeat(conn, name, holder).await
+}
+
 /// Moves the checkpoint of `name` from `expected` to `to` in a transaction of its own, for a follower whose
 /// effects are not in that transaction (they are applied, idempotently, before). Fenced like a projection's
 /// batch: if the stored checkpoint is not `expected` (another holder moved it), nothing changes and the stored

@@ -39,7 +39,7 @@ pub mod visibility;
 mod worker;
 
 pub use error::ProjectionError;
-pub use follower::{follow, move_checkpoint, Applied, Follower};
+pub use follower::{follow, keep_alive, move_checkpoint, Applied, Follower};
 pub use models::ReadModel;
 pub use rebuild::{RebuildPhase, RebuildProgress};
 pub use runner::{Projector, ProjectorOptions};

@@ -173,6 +173,12 @@ fn kind_v6(address: Ipv6Addr) -> AddressKind {
         AddressKind::Unusable("multicast")
     } else if segments[0] == 0x2001 && segments[1] == 0xdb8 {
         AddressKind::Unusable("documentation")
+    } else if segments[..6] == [0, 0, 0, 0, 0, 0] {
+        // The deprecated IPv4-compatible form `::a.b.c.d`: no public host has one.
+        AddressKind::Unusable("IPv4-compatible (deprecated)")
+    } else if segments[..3] == [0x64, 0xff9b, 1] {
+        // Local-use NAT64 (RFC 8215): translated inside this network.
+        AddressKind::Private("local-use NAT64")
     } else {
         AddressKind::Public
     }
@@ -211,6 +217,7 @@ mod tests {
             ("::ffff:127.0.0.1", "loopback"),
             ("::ffff:169.254.169.254", "cloud metadata"),
             ("64:ff9b::a00:1", "private"),
+            ("64:ff9b:1::808:808", "local-use NAT64"),
         ] {
             let address: IpAddr = private.parse().unwrap();
             assert_eq!(refused(strict, private), Some(EgressError::Private { address, class }), "{private}");
@@ -226,6 +233,7 @@ mod tests {
             "::",
             "ff02::1",
             "2001:db8::1",
+            "::7f00:1",
         ] {
             assert!(matches!(refused(open, unusable), Some(EgressError::Unusable { .. })), "{unusable}");
         }

@@ -2,8 +2,9 @@
 //!
 //! Both make the secret and store it in `webhook_secrets` first, then append the event. In that order: a crash in
 //! between leaves a secret no subscription uses (a new one), or a rotated secret nobody was shown while the old one
-//! still signs beside it for 24 hours (a rotation; the caller, who got no answer, rotates again). The URL passes the
-//! egress policy, and the rest the domain's rules, before anything is written.
+//! still signs beside it for 24 hours (a rotation; the caller, who got no answer, rotates again). A rotation whose
+//! event is refused (a concurrent change: 412) puts the secrets back as they were. The URL passes the egress
+//! policy, and the rest the domain's rules, before anything is written.
 
 use sqlx::PgPool;
 use tally_commands::{CommandContext, CommandError, Commands, WebhookOutcome};
@@ -93,7 +94,16 @@ pub async fn rotate_secret(
     tally_domain::webhook::decide(&current.state, WebhookCommand::RotateSecret)
         .map_err(|error| CommandError::Domain(error.into()))?;
     let secret = SigningSecret::generate()?;
-    storage::rotate_secret(pool, webhook_id, &secret).await?;
-    let outcome = commands.webhook_command(context, webhook_id, WebhookCommand::RotateSecret, current.version).await?;
-    Ok(WithSecret { webhook_id, secret, outcome })
+    let before = storage::rotate_secret(pool, webhook_id, &secret).await?;
+    match commands.webhook_command(context, webhook_id, WebhookCommand::RotateSecret, current.version).await {
+        Ok(outcome) => Ok(WithSecret { webhook_id, secret, outcome }),
+        Err(error) => {
+            // Not recorded (a concurrent change, say): the secrets go back to what they were, so the one the
+            // caller holds keeps signing. (A crash right here leaves the new one in place: see the module doc.)
+            if let Some(before) = before {
+                storage::undo_rotation(pool, webhook_id, &secret, &before).await?;
+            }
+            Err(error.into())
+        }
+    }
 }

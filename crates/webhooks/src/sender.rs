@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 use tally_commands::{CommandContext, Commands};
 use tally_domain::{Aggregate, Webhook, WebhookCommand, WebhookId};
-use tally_projections::{move_checkpoint, Applied, Follower, ProjectionError};
+use tally_projections::{keep_alive, move_checkpoint, Applied, Follower, ProjectionError};
 use tally_store::{LogFilter, RecordedEvent};
 use url::Url;
 
@@ -46,6 +46,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(15);
 /// How much of an answer's body is read (and thrown away) before the connection is dropped.
 const ANSWER_BODY_LIMIT: usize = 64 * 1024;
+/// How often a sender waiting for a batch's deliveries proves it holds the lease (the lease connection is closed
+/// after 20 s idle).
+const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(5);
 /// How long `apply` waits before answering "nothing delivered" while it may not deliver (paused, or waiting for
 /// the next attempt), so the worker does not spin.
 const IDLE_WAIT: Duration = Duration::from_secs(1);
@@ -384,15 +387,21 @@ impl Follower for WebhookSender {
             subscriptions.refresh().await?;
         }
         let Some(subscription) = self.active_subscription() else {
+            keep_alive(conn, &self.inner.name, holder).await?;
             tokio::time::sleep(IDLE_WAIT).await;
             return Ok(Applied::Through(from));
         };
+        // The state as stored: a resume clears the failures there while this sender may still be running.
+        if let Some(state) = storage::read_state(&mut *conn, self.inner.id).await? {
+            self.held().state = state;
+        }
         let replayed_through = u64::try_from(self.held().state.replayed_through).unwrap_or(0);
         if let Some(replay) = subscription.replay.filter(|replay| replay.position > replayed_through) {
             return self.replay(conn, holder, replay).await;
         }
         let next_attempt_at = self.held().state.next_attempt_at;
         if let Some(wait) = next_attempt_at.and_then(|at| (at - Utc::now()).to_std().ok()) {
+            keep_alive(conn, &self.inner.name, holder).await?;
             tokio::time::sleep(wait.min(IDLE_WAIT)).await;
             return Ok(Applied::Through(from));
         }
@@ -410,10 +419,14 @@ impl Follower for WebhookSender {
             .collect();
         let batch = Batch { events: wanted, url, secrets, state: self.held().state.clone(), to };
         let sender = self.clone();
-        let Delivered { attempts, state, through, pause } = deliveries_runtime()
-            .spawn(async move { sender.deliver_batch(batch).await })
-            .await
-            .map_err(|error| failed(&self.inner.name, error))?;
+        let mut delivering = deliveries_runtime().spawn(async move { sender.deliver_batch(batch).await });
+        // A batch to a slow receiver can take minutes: the lease connection must not sit idle meanwhile.
+        let Delivered { attempts, state, through, pause } = loop {
+            tokio::select! {
+                done = &mut delivering => break done.map_err(|error| failed(&self.inner.name, error))?,
+                () = tokio::time::sleep(KEEP_ALIVE_EVERY) => keep_alive(conn, &self.inner.name, holder).await?,
+            }
+        };
         metrics::gauge!(FAILED_ATTEMPTS, "webhook" => self.inner.label.clone()).set(f64::from(state.failed_attempts));
         storage::record_attempts(&mut *conn, self.inner.id, &attempts).await?;
         storage::save_state(&mut *conn, self.inner.id, &state).await?;

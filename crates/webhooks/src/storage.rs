@@ -29,12 +29,34 @@ pub async fn insert_secret(
     Ok(())
 }
 
+/// The secrets of a subscription as stored (to put back a rotation that was not recorded).
+#[derive(Clone, sqlx::FromRow)]
+pub struct StoredSecrets {
+    secret: String,
+    previous_secret: Option<String>,
+    previous_expires_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for StoredSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoredSecrets(***)")
+    }
+}
+
 /// Makes `secret` the subscription's secret; the one it replaces signs too for [`PREVIOUS_SECRET_VALID_FOR`].
+/// Returns the secrets as they were (`None`: the subscription has none, and nothing changed).
 pub async fn rotate_secret(
-    executor: impl PgExecutor<'_>,
+    pool: &PgPool,
     id: WebhookId,
     secret: &SigningSecret,
-) -> Result<(), sqlx::Error> {
+) -> Result<Option<StoredSecrets>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let before: Option<StoredSecrets> = sqlx::query_as(
+        "select secret, previous_secret, previous_expires_at from webhook_secrets where webhook_id = $1 for update",
+    )
+    .bind(id.as_uuid())
+    .fetch_optional(&mut *tx)
+    .await?;
     sqlx::query(
         "update webhook_secrets
             set previous_secret = secret, previous_expires_at = now() + make_interval(secs => $3),
@@ -44,7 +66,29 @@ pub async fn rotate_secret(
     .bind(id.as_uuid())
     .bind(secret.text())
     .bind(PREVIOUS_SECRET_VALID_FOR.as_secs_f64())
-    .execute(executor)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(before)
+}
+
+/// Puts back the secrets a rotation to `secret` replaced, unless another rotation came after it.
+pub async fn undo_rotation(
+    pool: &PgPool,
+    id: WebhookId,
+    secret: &SigningSecret,
+    before: &StoredSecrets,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update webhook_secrets set secret = $3, previous_secret = $4, previous_expires_at = $5, updated_at = now()
+          where webhook_id = $1 and secret = $2",
+    )
+    .bind(id.as_uuid())
+    .bind(secret.text())
+    .bind(&before.secret)
+    .bind(&before.previous_secret)
+    .bind(before.previous_expires_at)
+    .execute(pool)
     .await?;
     Ok(())
 }

@@ -372,12 +372,14 @@ async fn resume(
     dto::OptionalJson(_resume): dto::OptionalJson<Resume>,
 ) -> Result<Response, Problem> {
     let webhook_id = webhook_id(&id)?;
-    // Before the resume, so the sender that starts on it reads a clean slate.
-    storage::clear_failures(&state.pool, webhook_id)
-        .await
-        .map_err(|error| unavailable("resetting the webhook's retries", &error))?;
     let outcome =
         state.commands.webhook_command(&meta.context, webhook_id, WebhookCommand::Resume, meta.if_match).await?;
+    // Resumed now (not already active): the sender tries at once (it reads its state before each batch).
+    if outcome.position.is_some() {
+        storage::clear_failures(&state.pool, webhook_id)
+            .await
+            .map_err(|error| unavailable("resetting the webhook's retries", &error))?;
+    }
     let webhook = body_at(&state, webhook_id, outcome.position).await?;
     Ok(command_response(StatusCode::OK, outcome.version, outcome.position, None, &webhook))
 }
