@@ -294,7 +294,8 @@ impl WebhookSender {
             .body(body)
             .send()
             .await
-            .map_err(|error| describe(&error))?;
+            // Without the URL: it may hold a token of the receiver's, and the error is stored and shown.
+            .map_err(|error| describe(&error.without_url()))?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()

@@ -55,7 +55,10 @@ pub async fn supervise(
         for subscription in senders.subscriptions.all() {
             let id = subscription.id;
             if subscription.is_active() && !running.contains_key(&id) {
-                tracing::info!(webhook = %id, url = %subscription.details.url, "starting the webhook's sender");
+                // The host only: a URL may hold a token of the receiver's.
+                let host =
+                    url::Url::parse(&subscription.details.url).ok().and_then(|u| u.host_str().map(str::to_owned));
+                tracing::info!(webhook = %id, host = host.as_deref().unwrap_or("?"), "starting the webhook's sender");
                 let (stop, stopped) = watch::channel(false);
                 let sender = WebhookSender::new(id, senders.clone());
                 let task = tokio::spawn(tally_projections::follow(
