@@ -151,3 +151,12 @@ report_quantiles() {
     }
     function ms(le) { return le == "+Inf" ? "inf" : le * 1000 }' <(echo "$2") <(echo "$3")
 }
+
+# Registers the 1,000 products BENCH-0000 .. BENCH-0999 of the receipts workload (scripts/wrk/receipts.lua) on the
+# server at $1, with the key in $TALLY_BENCH_KEY, 8 at a time.
+add_bench_products() {
+  for i in $(seq 0 999); do
+    printf '{"sku": "BENCH-%04d", "name": "Bench %04d", "price": {"amount": 500, "currency": "EUR"}}\n' "$i" "$i"
+  done | xargs -P 8 -d '\n' -I{} curl -fs -o /dev/null -X POST -H "Authorization: Bearer $TALLY_BENCH_KEY" \
+    -H 'Content-Type: application/json' -d {} "$1/v1/products"
+}

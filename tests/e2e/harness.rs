@@ -384,6 +384,14 @@ where
     }
 }
 
+/// The row of the follower `name` (`order-process`, `nats-relay`, `webhook-{id}`) in `GET /v1/projections` of the
+/// server at `base`; `Err` with the whole answer while it is not listed.
+pub async fn follower_status(base: &str, name: &str) -> Result<Value, String> {
+    let (_, body) = get_json(&format!("{base}/v1/projections")).await;
+    let followers = body["followers"].as_array().ok_or_else(|| body.to_string())?;
+    followers.iter().find(|follower| follower["name"] == name).cloned().ok_or_else(|| body.to_string())
+}
+
 /// Waits (at most `timeout`) until every projection has applied the whole log and none has failed, according to
 /// `GET /v1/projections` of the server at `base`; returns the log head they reached.
 pub async fn wait_until_caught_up(base: &str, timeout: Duration) -> u64 {

@@ -3,7 +3,7 @@
 //! meanwhile (the relay, the NATS server). The stream is read back message by message and its `Nats-Msg-Id`s
 //! compared with the event ids of `/v1/events`.
 
-use crate::harness::{self, get_json, get_text, poll_until, NatsServer, TallyProcess};
+use crate::harness::{self, follower_status, get_json, get_text, poll_until, NatsServer, TallyProcess};
 use std::time::Duration;
 
 /// Within this the relay has taken its lease and published what the test wrote (retries after an outage
@@ -88,10 +88,8 @@ async fn assert_stream_mirrors_log(base: &str, nats_url: &str) {
 
 /// The relay's position and lag in `/v1/projections`, once it is listed.
 async fn relay_position(base: &str) -> Result<(u64, u64), String> {
-    let (_, body) = get_json(&format!("{base}/v1/projections")).await;
-    let followers = body["followers"].as_array().ok_or_else(|| body.to_string())?;
-    let relay = followers.iter().find(|f| f["name"] == "nats-relay").ok_or_else(|| body.to_string())?;
-    relay["position"].as_u64().zip(relay["lag_events"].as_u64()).ok_or_else(|| body.to_string())
+    let relay = follower_status(base, "nats-relay").await?;
+    relay["position"].as_u64().zip(relay["lag_events"].as_u64()).ok_or_else(|| relay.to_string())
 }
 
 #[tokio::test]
@@ -165,9 +163,7 @@ async fn a_nats_restart_loses_reorders_and_repeats_nothing() {
     receive_stock(&base, 20).await;
     assert_stream_mirrors_log(&base, &nats.url()).await;
     // Operators see that it was interrupted, and why.
-    let (_, body) = get_json(&format!("{base}/v1/projections")).await;
-    let relay = body["followers"].as_array().and_then(|f| f.iter().find(|f| f["name"] == "nats-relay")).cloned();
-    let relay = relay.unwrap_or_else(|| panic!("no nats-relay row: {body}"));
+    let relay = follower_status(&base, "nats-relay").await.unwrap_or_else(|body| panic!("no nats-relay row: {body}"));
     assert!(relay["last_interruption"]["error"].is_string(), "{relay}");
     assert!(relay["last_interruption"]["at"].is_string(), "{relay}");
 }

@@ -4,7 +4,7 @@
 //! every event afterwards exactly once per `webhook-id`, a 410 pauses the subscription, a kill -9 of the sending
 //! node loses nothing, and a loopback target is refused unless the server allows private addresses.
 
-use crate::harness::{self, get_json, poll_until, post_expect, post_json, TallyProcess};
+use crate::harness::{self, follower_status, get_json, poll_until, post_expect, post_json, TallyProcess};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -123,6 +123,8 @@ struct Subscribed {
     server: TallyProcess,
     base: String,
     receiver: Arc<Receiver>,
+    /// The receiver's URL, as subscribed (`http://127.0.0.1:<port>/hook`).
+    url: String,
     id: String,
     /// The position of the subscription: deliveries start after it.
     position: u64,
@@ -136,7 +138,7 @@ async fn subscribed_receiver(script: Vec<u16>, then: u16) -> Subscribed {
     let url = serve_receiver(Arc::clone(&receiver)).await;
     let (webhook, position) = subscribe(&base, json!({ "url": url })).await;
     let id = webhook["id"].as_str().expect("id").to_owned();
-    Subscribed { _db: db, server, base, receiver, id, position }
+    Subscribed { _db: db, server, base, receiver, url, id, position }
 }
 
 /// Subscribes `url`; returns the subscription's JSON (with its `secret`) and the position of the subscription.
@@ -256,7 +258,7 @@ async fn deliveries_arrive_in_log_order_signed_as_the_standard_says() {
 #[tokio::test]
 async fn a_receiver_failing_for_a_while_then_gets_every_event_once() {
     // Three failures in a row (1 s, 2 s, 4 s of backoff, less jitter).
-    let Subscribed { _db, server: _server, base, receiver, id, position: subscribed } =
+    let Subscribed { _db, server: _server, base, receiver, url: _, id, position: subscribed } =
         subscribed_receiver(vec![500, 503, 500], 200).await;
     add_products(&base).await;
     receive_stock(&base, 20).await;
@@ -281,7 +283,7 @@ async fn a_receiver_failing_for_a_while_then_gets_every_event_once() {
 
 #[tokio::test]
 async fn a_410_pauses_the_subscription_with_the_reason_and_a_resume_delivers_the_rest() {
-    let Subscribed { _db, server: _server, base, receiver, id, position: subscribed } =
+    let Subscribed { _db, server: _server, base, receiver, url: _, id, position: subscribed } =
         subscribed_receiver(vec![410], 200).await;
     add_products(&base).await;
 
@@ -352,7 +354,7 @@ async fn a_replay_past_an_event_the_receiver_refuses_moves_the_sender_on() {
 async fn a_slow_receiver_keeps_its_sender_and_gets_each_event_once() {
     // Each answer takes 11 s: a batch of two or three outlasts the 20 s after which an idle lease connection is closed (and
     // the lease with it). The sender keeps its lease meanwhile, so nothing is delivered twice.
-    let Subscribed { _db, server: _server, base, receiver, id, position: subscribed } =
+    let Subscribed { _db, server: _server, base, receiver, url: _, id, position: subscribed } =
         subscribed_receiver(Vec::new(), 200).await;
     *receiver.delay.lock().unwrap() = Duration::from_secs(11);
     harness::add_products(&base, &["SLOW-A", "SLOW-B", "SLOW-C"]).await;
@@ -361,11 +363,11 @@ async fn a_slow_receiver_keeps_its_sender_and_gets_each_event_once() {
     // Until the checkpoint has passed them all (a sender that lost its lease would deliver them again first).
     let name = format!("webhook-{id}");
     let sender = poll_until("the checkpoint to pass the last event", DELIVERY_TIMEOUT, || async {
-        let (_, body) = get_json(&format!("{base}/v1/projections")).await;
-        let sender = body["followers"].as_array().and_then(|f| f.iter().find(|f| f["name"] == name.as_str())).cloned();
-        match sender {
-            Some(sender) if sender["position"].as_u64() >= Some(last) => Ok(sender),
-            _ => Err(body.to_string()),
+        let sender = follower_status(&base, &name).await?;
+        if sender["position"].as_u64() >= Some(last) {
+            Ok(sender)
+        } else {
+            Err(sender.to_string())
         }
     })
     .await;
@@ -375,7 +377,7 @@ async fn a_slow_receiver_keeps_its_sender_and_gets_each_event_once() {
 
 #[tokio::test]
 async fn a_sending_node_killed_mid_stream_loses_nothing() {
-    let Subscribed { _db: db, server: first, base, receiver, id: _, position: subscribed } =
+    let Subscribed { _db: db, server: first, base, receiver, url: _, id: _, position: subscribed } =
         subscribed_receiver(Vec::new(), 200).await;
     // Slow enough that the kill lands mid-stream.
     *receiver.delay.lock().unwrap() = Duration::from_millis(20);
@@ -440,8 +442,9 @@ async fn a_target_is_checked_again_before_every_delivery() {
     // Subscribed while private targets were allowed, by address and by name; the node restarted without the flag
     // refuses to deliver to either: the address literal is checked before each attempt, and the name is resolved
     // through the policy on each connection (the check a DNS rebinding meets).
-    let Subscribed { _db: db, server, base, receiver, id: by_address, .. } = subscribed_receiver(Vec::new(), 200).await;
-    let by_name_url = format!("{}/hook", receiver_url_by_name(&receiver_url(&base, &by_address).await));
+    let Subscribed { _db: db, server, base, receiver, url, id: by_address, .. } =
+        subscribed_receiver(Vec::new(), 200).await;
+    let by_name_url = url.replace("127.0.0.1", "localhost");
     let (by_name, _) = subscribe(&base, json!({ "url": by_name_url })).await;
     let by_name = by_name["id"].as_str().expect("id").to_owned();
     server.terminate();
@@ -463,15 +466,4 @@ async fn a_target_is_checked_again_before_every_delivery() {
         assert!(shown["delivery"]["next_attempt_at"].is_string(), "{shown}");
     }
     assert!(receiver.received().is_empty());
-}
-
-/// The URL a subscription was made with.
-async fn receiver_url(base: &str, id: &str) -> String {
-    let (_, shown) = get_json(&format!("{base}/v1/webhooks/{id}")).await;
-    shown["url"].as_str().expect("url").to_owned()
-}
-
-/// `http://127.0.0.1:<port>/hook` as `http://localhost:<port>`.
-fn receiver_url_by_name(url: &str) -> String {
-    url.replace("127.0.0.1", "localhost").trim_end_matches("/hook").to_owned()
 }

@@ -17,7 +17,7 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::idempotency::IDEMPOTENCY_KEY;
 use crate::openapi::schemas;
 use crate::problem::{Problem, ProblemKind};
-use crate::queries::{page_request, ListBody, PageParams};
+use crate::queries::{page_in_memory, ListBody, PageParams, PageQuery};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -25,7 +25,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tally_domain::{ApiKeyId, Role};
-use tally_projections::read::Cursor;
 use tracing::instrument;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
@@ -64,13 +63,6 @@ struct IssuedBody {
 
 /// The name the keys list's cursors carry (a cursor of another list is refused).
 const KEYS_LIST: &str = "keys";
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
 
 /// Issue an API key
 ///
@@ -130,21 +122,9 @@ async fn create(
             `next_cursor`.", body = Problem, content_type = "application/problem+json"),
     ))]
 #[instrument(skip_all)]
-async fn list(State(state): State<AppState>, ApiQuery(query): ApiQuery<ListQuery>) -> Result<Response, Problem> {
-    let page = page_request(query.limit, query.cursor)?;
-    // Paged like every list: a `Cursor` holding the last key's id.
-    let after: Option<ApiKeyId> = page
-        .cursor
-        .as_deref()
-        .map(|cursor| Cursor::decode(KEYS_LIST, cursor))
-        .transpose()
-        .map_err(|_| dto::invalid("cursor", "not a cursor from next_cursor"))?;
+async fn list(State(state): State<AppState>, ApiQuery(query): ApiQuery<PageQuery>) -> Result<Response, Problem> {
     let keys = state.keys.list().await.map_err(|error| unavailable("reading the keys", &error))?;
-    let limit = page.limit as usize;
-    let mut items: Vec<KeyRecord> = keys.into_iter().filter(|key| after.is_none_or(|after| key.id > after)).collect();
-    let next_cursor = (items.len() > limit).then(|| Cursor::encode(KEYS_LIST, &items[limit - 1].id));
-    items.truncate(limit);
-    Ok(Json(ListBody { items, next_cursor }).into_response())
+    Ok(Json(page_in_memory(KEYS_LIST, query, keys, |key| key.id)?).into_response())
 }
 
 /// Get an API key

@@ -17,7 +17,7 @@ use crate::error::{internal, unavailable};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::idempotency::IDEMPOTENCY_KEY;
 use crate::problem::{Problem, ProblemKind};
-use crate::queries::{page_request, ListBody, PageParams};
+use crate::queries::{page_in_memory, page_request, ListBody, PageParams, PageQuery};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -25,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tally_commands::WebhookOutcome;
 use tally_domain::webhook::REASON_MAX_CHARS;
 use tally_domain::{WebhookCommand, WebhookId};
 use tally_projections::read::Cursor;
@@ -149,13 +150,6 @@ struct Replay {
 #[schema(as = ResumeWebhook)]
 struct Resume {}
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 /// The names the lists' cursors carry (a cursor of another list is refused).
 const WEBHOOKS_LIST: &str = "webhooks";
 const DELIVERIES_LIST: &str = "webhook-deliveries";
@@ -211,29 +205,11 @@ async fn create(
             `next_cursor`.", body = Problem, content_type = "application/problem+json"),
     ))]
 #[instrument(skip_all)]
-async fn list(State(state): State<AppState>, ApiQuery(query): ApiQuery<ListQuery>) -> Result<Response, Problem> {
-    let page = page_request(query.limit, query.cursor)?;
-    // Paged like every list: a `Cursor` holding the last subscription's id.
-    let after: Option<WebhookId> = page
-        .cursor
-        .as_deref()
-        .map(|cursor| Cursor::decode(WEBHOOKS_LIST, cursor))
-        .transpose()
-        .map_err(|_| dto::invalid("cursor", "not a cursor from next_cursor"))?;
+async fn list(State(state): State<AppState>, ApiQuery(query): ApiQuery<PageQuery>) -> Result<Response, Problem> {
     state.webhooks.refresh().await.map_err(|error| unavailable("reading the webhooks", &error))?;
-    let limit = page.limit as usize;
-    let mut subscriptions: Vec<Subscription> = state
-        .webhooks
-        .current()
-        .into_iter()
-        .filter(|subscription| after.is_none_or(|after| subscription.id > after))
-        .take(limit + 1)
-        .collect();
-    let next_cursor =
-        (subscriptions.len() > limit).then(|| Cursor::encode(WEBHOOKS_LIST, &subscriptions[limit - 1].id));
-    subscriptions.truncate(limit);
-    let items = bodies(&state, subscriptions).await?;
-    Ok(Json(ListBody { items, next_cursor }).into_response())
+    let page = page_in_memory(WEBHOOKS_LIST, query, state.webhooks.current(), |subscription| subscription.id)?;
+    let items = bodies(&state, page.items).await?;
+    Ok(Json(ListBody { items, next_cursor: page.next_cursor }).into_response())
 }
 
 /// Get a webhook
@@ -342,8 +318,7 @@ async fn pause(
     }
     let command = WebhookCommand::Pause { reason: reason.to_owned() };
     let outcome = state.commands.webhook_command(&meta.context, webhook_id, command, meta.if_match).await?;
-    let webhook = body_at(&state, webhook_id, outcome.position).await?;
-    Ok(command_response(StatusCode::OK, outcome.version, outcome.position, None, &webhook))
+    command_answer(&state, webhook_id, &outcome).await
 }
 
 /// Resume a webhook
@@ -380,8 +355,7 @@ async fn resume(
             .await
             .map_err(|error| unavailable("resetting the webhook's retries", &error))?;
     }
-    let webhook = body_at(&state, webhook_id, outcome.position).await?;
-    Ok(command_response(StatusCode::OK, outcome.version, outcome.position, None, &webhook))
+    command_answer(&state, webhook_id, &outcome).await
 }
 
 /// Replay a webhook's deliveries
@@ -418,8 +392,7 @@ async fn replay(
     }
     let command = WebhookCommand::Replay { after: body.after };
     let outcome = state.commands.webhook_command(&meta.context, webhook_id, command, meta.if_match).await?;
-    let webhook = body_at(&state, webhook_id, outcome.position).await?;
-    Ok(command_response(StatusCode::OK, outcome.version, outcome.position, None, &webhook))
+    command_answer(&state, webhook_id, &outcome).await
 }
 
 /// List a webhook's delivery attempts
@@ -439,16 +412,13 @@ async fn replay(
 async fn deliveries(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Response, Problem> {
     let webhook_id = webhook_id(&id)?;
     let page = page_request(query.limit, query.cursor)?;
-    let before: Option<i64> = page
-        .cursor
-        .as_deref()
-        .map(|cursor| Cursor::decode(DELIVERIES_LIST, cursor))
-        .transpose()
-        .map_err(|_| dto::invalid("cursor", "not a cursor from next_cursor"))?;
+    // Newest first: the cursor holds the last attempt's id, and the next page is the attempts before it.
+    let before: Option<i64> =
+        page.cursor.as_deref().map(|cursor| Cursor::decode(DELIVERIES_LIST, cursor)).transpose()?;
     subscription(&state, webhook_id).await?;
     let mut attempts = storage::attempts(&state.pool, webhook_id, before, page.limit + 1)
         .await
@@ -540,6 +510,16 @@ async fn with_secret_response(
     let webhook = body_at(state, made.webhook_id, made.outcome.position).await?;
     let body = WithSecretBody { webhook, secret: made.secret.text() };
     Ok(command_response(status, made.outcome.version, made.outcome.position, location, &body))
+}
+
+/// The answer of a command on a subscription: 200 with the subscription as it now stands.
+async fn command_answer(
+    state: &AppState,
+    webhook_id: WebhookId,
+    outcome: &WebhookOutcome,
+) -> Result<Response, Problem> {
+    let webhook = body_at(state, webhook_id, outcome.position).await?;
+    Ok(command_response(StatusCode::OK, outcome.version, outcome.position, None, &webhook))
 }
 
 /// The subscription once the cache has read the log up to `position` (a change just made).

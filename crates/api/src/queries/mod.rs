@@ -26,8 +26,8 @@ use crate::problem::{Problem, ProblemKind};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
-use tally_projections::read::{Page, PageRequest, ReadError, DEFAULT_LIMIT, MAX_LIMIT};
+use serde::{Deserialize, Serialize};
+use tally_projections::read::{Cursor, Page, PageRequest, ReadError, DEFAULT_LIMIT, MAX_LIMIT};
 use utoipa_axum::routes;
 
 pub(crate) use consistency::MinPosition;
@@ -87,6 +87,39 @@ pub(crate) fn page_request(limit: Option<u32>, cursor: Option<String>) -> Result
         return Err(validation(format!("limit must be between 1 and {MAX_LIMIT}")));
     }
     Ok(PageRequest { limit, cursor: cursor.filter(|cursor| !cursor.is_empty()) })
+}
+
+/// The query string of a list that takes nothing but paging: `limit` and `cursor` (another parameter is a 400).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PageQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// One page of a list every node holds in memory, in the order of `key` (the API keys, the webhook
+/// subscriptions), paged like the read models' lists: the items after the cursor's key, and the cursor of the
+/// next page, bound to `list`.
+pub(crate) fn page_in_memory<T, K>(
+    list: &str,
+    query: PageQuery,
+    items: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> K,
+) -> Result<ListBody<T>, Problem>
+where
+    K: Serialize + serde::de::DeserializeOwned + PartialOrd,
+{
+    let page = page_request(query.limit, query.cursor)?;
+    let after: Option<K> = page.cursor.as_deref().map(|cursor| Cursor::decode(list, cursor)).transpose()?;
+    let limit = page.limit as usize;
+    let mut items: Vec<T> = items
+        .into_iter()
+        .filter(|item| after.as_ref().is_none_or(|after| key(item) > *after))
+        .take(limit + 1)
+        .collect();
+    let next_cursor = (items.len() > limit).then(|| Cursor::encode(list, &key(&items[limit - 1])));
+    items.truncate(limit);
+    Ok(ListBody { items, next_cursor })
 }
 
 /// A page as JSON, or as CSV when `Accept` prefers it.
