@@ -76,12 +76,17 @@ fn order_id(outcome: &tally_commands::OrderOutcome) -> Result<tally_domain::Orde
 }
 
 /// Issues one key per role on the first start (when no key was ever issued), prints them and writes them to
-/// `keys_file` (`TALLY_<ROLE>_KEY=...`, readable by the owner only) for the README's tour. A later start prints
-/// where they are. The file holds secrets: it is for a demo on one's own machine, never for a deployment.
+/// `keys_file` (`TALLY_<ROLE>_KEY=...`, readable by the owner only) for the README's tour and the console's sign
+/// in. A later start prints them again from the file. The file holds secrets: it is for a demo on one's own
+/// machine, never for a deployment.
 pub async fn issue_keys(state: &tally_api::AppState, keys_file: &std::path::Path) -> Result<()> {
     if !state.keys.is_empty().await? {
-        if keys_file.exists() {
-            println!("demo API keys: see {}", keys_file.display());
+        match std::fs::read_to_string(keys_file) {
+            Ok(lines) => println!("demo API keys, one per role (from {}):\n{lines}", keys_file.display()),
+            Err(_) => println!(
+                "demo API keys were issued on an earlier start, but {} is gone: issue one with `tally keys create`",
+                keys_file.display()
+            ),
         }
         return Ok(());
     }

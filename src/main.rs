@@ -221,6 +221,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
 
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(address = %listener.local_addr()?, scheme, "listening");
+        if demo {
+            println!("the console: {scheme}://{}/ (sign in with one of the demo keys above)", listener.local_addr()?);
+        }
         let served = match tls {
             Some(tls) => https::serve(listener, app, tls, shutdown_signal()).await.context("serve HTTPS"),
             None => axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serve HTTP"),

@@ -5,6 +5,7 @@
 //!
 //! # Layout
 //! - [`auth`]: API keys, roles and the guard on every route: who may do what, and the actor events record.
+//! - [`console`]: the browser console at `/`: static pages compiled in, drawn from the same JSON API.
 //! - `commands`: the `/v1` command endpoints (POST), over `tally_commands::Commands`, and `/v1/keys`.
 //! - `queries`: the `/v1` query endpoints (GET) over the read models, and `/v1/projections`.
 //! - `audit`: streams, the global log, its live tail (SSE), order history, point-in-time state, hash-chain
@@ -32,6 +33,7 @@
 mod audit;
 pub mod auth;
 mod commands;
+pub mod console;
 mod error;
 mod extract;
 pub mod idempotency;
@@ -117,6 +119,7 @@ pub fn router(state: AppState) -> Router {
     // Each `layer` wraps the ones before it: a request passes them from the last to the first.
     routes
         .layer(Extension(document))
+        .merge(console::routes())
         .fallback(problem::no_such_route)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(axum::middleware::from_fn(storable::refuse_unstorable_uri))
