@@ -1,6 +1,8 @@
 // The JSON API as the console calls it: the key from this tab's sessionStorage in the Authorization header (never
 // in a URL, a cookie or a log), problem documents turned into sentences, CSV and export downloads, the live tail.
 
+import { busy } from "./dom.js";
+
 const KEY = "tally.console.key";
 
 export function storedKey() {
@@ -160,4 +162,29 @@ export async function tail(params, onEvent, signal, onState = () => {}) {
     }
     await new Promise((resume) => setTimeout(resume, 1000));
   }
+}
+
+/**
+ * Makes `form` send one command on submit: `send(idempotencyKey)` calls the API, then `done(answer)` runs, or
+ * `failed(error)` with the refusal. The form's controls are disabled meanwhile (a double click sends once), and
+ * its Idempotency-Key is kept when the server could not be reached, so sending again is applied at most once;
+ * after an answer the next submit is a new command with a new key.
+ */
+export function onCommand(form, send, { done, failed }) {
+  let idempotencyKey = newIdempotencyKey();
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    busy(form, async () => {
+      try {
+        const answer = await send(idempotencyKey);
+        idempotencyKey = newIdempotencyKey();
+        await done(answer);
+      } catch (error) {
+        if (error.name === "AbortError") return;
+        if (!(error instanceof ApiError) || error.status !== 0) idempotencyKey = newIdempotencyKey();
+        failed(error);
+      }
+    });
+  });
+  return form;
 }

@@ -1,8 +1,8 @@
 // Keys and webhooks, for admins: issue and revoke API keys; subscribe webhooks, see how each delivers, pause,
 // resume, replay, rotate its secret, delete it. A new key's or secret's text is shown once, here, and never again.
 
-import { call, get, newIdempotencyKey, query } from "../api.js";
-import { busy, field, h, notice, pagedTable, replace, select, values } from "../dom.js";
+import { call, get, onCommand, query } from "../api.js";
+import { field, h, notice, pagedTable, replace, select, values } from "../dom.js";
 import { badge, number, seconds, time } from "../format.js";
 
 const ROLES = ["storefront", "operations", "analyst", "auditor", "admin"];
@@ -37,32 +37,22 @@ export const keys = {
       const confirm = h("input", { type: "checkbox", required: true });
       const form = h("form", { class: "inline", "aria-label": `Revoke ${row.name}` },
         h("label", { class: "check" }, confirm, "Sure"), h("button", { type: "submit", class: "danger" }, "Revoke"));
-      form.addEventListener("submit", (event) => {
-        event.preventDefault();
-        busy(form, async () => {
-          try {
-            await call(`/v1/keys/${row.id}/revocation`, { method: "POST", idempotencyKey: newIdempotencyKey() });
-            replace(outcome, h("p", { class: "notice ok", role: "status" }, `Revoked ${row.name}.`));
-            await list.reload();
-          } catch (error) {
-            replace(outcome, h("p", { class: "notice error", role: "alert" }, error.message));
-          }
-        });
-      });
-      return form;
-    }
-    create.addEventListener("submit", (event) => {
-      event.preventDefault();
-      busy(create, async () => {
-        try {
-          const { data } = await call("/v1/keys", { method: "POST", body: values(create) });
-          replace(outcome, shownOnce(`The new ${data.role} key "${data.name}"`, data.secret));
-          create.reset();
+      return onCommand(form, (idempotencyKey) => call(`/v1/keys/${row.id}/revocation`, { method: "POST", idempotencyKey }), {
+        done: async () => {
+          replace(outcome, h("p", { class: "notice ok", role: "status" }, `Revoked ${row.name}.`));
           await list.reload();
-        } catch (error) {
-          replace(outcome, h("p", { class: "notice error", role: "alert" }, error.message));
-        }
+        },
+        failed: (error) => replace(outcome, h("p", { class: "notice error", role: "alert" }, error.message)),
       });
+    }
+    // Issuing a key takes no Idempotency-Key: a repeat issues another key, which the list shows.
+    onCommand(create, () => call("/v1/keys", { method: "POST", body: values(create) }), {
+      done: async ({ data }) => {
+        replace(outcome, shownOnce(`The new ${data.role} key "${data.name}"`, data.secret));
+        create.reset();
+        await list.reload();
+      },
+      failed: (error) => replace(outcome, h("p", { class: "notice error", role: "alert" }, error.message)),
     });
     replace(main, h("h1", {}, "API keys"),
       h("section", { class: "card", "aria-labelledby": "new-key" }, h("h2", { id: "new-key" }, "Issue a key"), create, outcome),
@@ -83,21 +73,17 @@ export const webhooks = {
       field("Event types (comma-separated; empty: all)", h("input", { name: "event_types", placeholder: "OrderPlaced, OrderShipped" })),
       field("Stream prefix (empty: all streams)", h("input", { name: "stream_prefix", placeholder: "order-" })),
       h("button", { type: "submit" }, "Subscribe"));
-    create.addEventListener("submit", (event) => {
-      event.preventDefault();
-      busy(create, async () => {
-        const chosen = values(create);
-        const body = { url: chosen.url, stream_prefix: chosen.stream_prefix,
-          event_types: chosen.event_types ? chosen.event_types.split(",").map((type) => type.trim()).filter(Boolean) : undefined };
-        try {
-          const { data } = await call("/v1/webhooks", { method: "POST", body });
-          replace(outcome, shownOnce("Its signing secret", data.secret), h("p", {}, h("a", { href: `#/webhooks/${data.id}` }, "Open the new subscription")));
-          create.reset();
-          await list.reload();
-        } catch (error) {
-          replace(outcome, h("p", { class: "notice error", role: "alert" }, error.message));
-        }
-      });
+    onCommand(create, () => {
+      const chosen = values(create);
+      const eventTypes = chosen.event_types?.split(",").map((type) => type.trim()).filter(Boolean);
+      return call("/v1/webhooks", { method: "POST", body: { url: chosen.url, stream_prefix: chosen.stream_prefix, event_types: eventTypes } });
+    }, {
+      done: async ({ data }) => {
+        replace(outcome, shownOnce("Its signing secret", data.secret), h("p", {}, h("a", { href: `#/webhooks/${data.id}` }, "Open the new subscription")));
+        create.reset();
+        await list.reload();
+      },
+      failed: (error) => replace(outcome, h("p", { class: "notice error", role: "alert" }, error.message)),
     });
     const list = pagedTable({
       columns: [
@@ -126,24 +112,17 @@ async function renderWebhook(main, { signal, navigate, params }, id) {
   const command = (name, label, path, inputs, body, { method = "POST", danger = false } = {}) => {
     const form = h("form", { id: `webhook-${name}` }, h("fieldset", {}, h("legend", {}, label), inputs,
       h("button", { type: "submit", class: danger ? "danger" : undefined }, label)));
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      busy(form, async () => {
-        try {
-          const { data } = await call(`/v1/webhooks/${webhook.id}${path}`, { method, body: body(form), ifMatch: version,
-            idempotencyKey: method === "POST" && path !== "/secret" ? newIdempotencyKey() : undefined });
-          if (name === "delete") { navigate("webhooks"); return; }
-          if (name === "rotate") {
-            replace(main.querySelector("#rotated"), shownOnce("The new signing secret", data.secret));
-            return;
-          }
-          navigate(`webhooks/${webhook.id}?done=${encodeURIComponent(`${label}: done.`)}&t=${Date.now()}`);
-        } catch (error) {
-          outcome.show("error", `${label}: ${error.message}`);
-        }
-      });
+    // Rotating and deleting take no Idempotency-Key (like subscribing): sent again, they are refused, not repeated.
+    const idempotent = method === "POST" && path !== "/secret";
+    return onCommand(form, (idempotencyKey) => call(`/v1/webhooks/${webhook.id}${path}`,
+      { method, body: body(form), ifMatch: version, idempotencyKey: idempotent ? idempotencyKey : undefined }), {
+      done: ({ data }) => {
+        if (name === "delete") navigate("webhooks");
+        else if (name === "rotate") replace(main.querySelector("#rotated"), shownOnce("The new signing secret", data.secret));
+        else navigate(`webhooks/${webhook.id}?done=${encodeURIComponent(`${label}: done.`)}&t=${Date.now()}`);
+      },
+      failed: (error) => outcome.show("error", `${label}: ${error.message}`),
     });
-    return form;
   };
   const delivery = webhook.delivery || {};
   replace(main,

@@ -1,7 +1,7 @@
 // Audit: the hash chains verified (every stream, or one), digests recorded and checked, an order or a SKU as it
 // stood at a time or version, the global log with its filters, and the export of it.
 
-import { call, download, get, newIdempotencyKey, query } from "../api.js";
+import { call, download, get, newIdempotencyKey, onCommand, query } from "../api.js";
 import { busy, field, h, notice, pagedTable, replace, select, table, values } from "../dom.js";
 import { fromLocalInput, number, time } from "../format.js";
 
@@ -86,17 +86,12 @@ async function digests(signal) {
     }
   }
   const record = h("form", { class: "inline", id: "record-digest" }, h("button", { type: "submit" }, "Record a digest now"));
-  record.addEventListener("submit", (event) => {
-    event.preventDefault();
-    busy(record, async () => {
-      try {
-        const { data } = await call("/v1/audit/digests", { method: "POST", idempotencyKey: newIdempotencyKey() });
-        outcome.show("ok", `Recorded digest ${data.id} over ${number(data.stream_count)} streams up to position ${number(data.position)}: root ${data.root}.`);
-        await list.reload();
-      } catch (error) {
-        outcome.show("error", error.message);
-      }
-    });
+  onCommand(record, (idempotencyKey) => call("/v1/audit/digests", { method: "POST", idempotencyKey }), {
+    done: async ({ data }) => {
+      outcome.show("ok", `Recorded digest ${data.id} over ${number(data.stream_count)} streams up to position ${number(data.position)}: root ${data.root}.`);
+      await list.reload();
+    },
+    failed: (error) => outcome.show("error", error.message),
   });
   await list.ready;
   return h("section", { class: "card wide", "aria-labelledby": "digests-title" },

@@ -1,8 +1,8 @@
 // Inventory: stock per SKU and location (all, or only what runs low), one SKU's ledger of movements, receipts
 // and adjustments for back-office roles, and the catalog (register, reprice, discontinue).
 
-import { call, get, newIdempotencyKey, query } from "../api.js";
-import { busy, field, h, notice, pagedTable, replace, select, table, values } from "../dom.js";
+import { call, get, onCommand, query } from "../api.js";
+import { field, h, notice, pagedTable, replace, select, table, values } from "../dom.js";
 import { badge, minorUnits, money, number, shortId, time } from "../format.js";
 
 const REASONS = [["count_correction", "count correction (+/-)"], ["damaged", "damaged (-)"], ["lost", "lost (-)"], ["found", "found (+)"]];
@@ -57,23 +57,14 @@ async function renderStock(main, { can, params, signal, navigate }) {
 async function stockForms(outcome, navigate, signal) {
   const skus = (await get("/v1/products?limit=500", { signal })).items.map((product) => product.sku);
   const command = (id, legend, path, inputs, body) => {
-    let idempotencyKey = newIdempotencyKey();
     const form = h("form", { id }, h("fieldset", {}, h("legend", {}, legend), field("SKU", select("sku", skus)), inputs, h("button", { type: "submit" }, legend)));
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      busy(form, async () => {
-        const sku = form.elements.sku.value;
-        try {
-          const answer = await call(`/v1/inventory/${encodeURIComponent(sku)}/${path}`, { method: "POST", body: body(form), idempotencyKey });
-          idempotencyKey = newIdempotencyKey();
-          navigate(`inventory/${encodeURIComponent(sku)}?after=${answer.position}&done=${encodeURIComponent(`${legend}: recorded.`)}`);
-        } catch (error) {
-          if (error.status !== 0) idempotencyKey = newIdempotencyKey();
-          outcome.show("error", `${legend}: ${error.message}`);
-        }
+    const sku = () => form.elements.sku.value;
+    return onCommand(form,
+      (idempotencyKey) => call(`/v1/inventory/${encodeURIComponent(sku())}/${path}`, { method: "POST", body: body(form), idempotencyKey }),
+      {
+        done: (answer) => navigate(`inventory/${encodeURIComponent(sku())}?after=${answer.position}&done=${encodeURIComponent(`${legend}: recorded.`)}`),
+        failed: (error) => outcome.show("error", `${legend}: ${error.message}`),
       });
-    });
-    return form;
   };
   return h("section", { class: "card", "aria-labelledby": "movements-title" },
     h("h2", { id: "movements-title" }, "Receive or adjust stock"),
@@ -146,18 +137,15 @@ async function renderCatalog(main, { can, params, signal, navigate }) {
   if (params.get("done")) outcome.show("ok", params.get("done"));
   const after = params.get("after");
   const sections = [h("h1", {}, "Catalog"), tabs("catalog"), outcome];
-  const send = (form, path, body, done) => {
-    let idempotencyKey = form.idempotencyKey || newIdempotencyKey();
-    form.idempotencyKey = idempotencyKey;
-    return busy(form, async () => {
-      try {
-        const answer = await call(path, { method: "POST", body, idempotencyKey });
-        form.idempotencyKey = null;
-        navigate(`inventory/catalog?after=${answer.position}&done=${encodeURIComponent(done)}`);
-      } catch (error) {
-        if (error.status !== 0) form.idempotencyKey = null;
-        outcome.show("error", error.message);
-      }
+  /** Makes `form` send the catalog command `request()` describes: `{path, body, done}` (what to say after). */
+  const catalogCommand = (form, request) => {
+    let sent;
+    return onCommand(form, (idempotencyKey) => {
+      sent = request();
+      return call(sent.path, { method: "POST", body: sent.body, idempotencyKey });
+    }, {
+      done: (answer) => navigate(`inventory/catalog?after=${answer.position}&done=${encodeURIComponent(sent.done)}`),
+      failed: (error) => outcome.show("error", error.message),
     });
   };
   if (can("back-office")) {
@@ -167,11 +155,11 @@ async function renderCatalog(main, { can, params, signal, navigate }) {
       field("Price", h("input", { name: "amount", type: "number", min: 0, step: "0.01", required: true })),
       field("Currency", h("input", { name: "currency", value: "EUR", maxlength: 3, size: 4, required: true })),
       h("button", { type: "submit" }, "Register")));
-    register.addEventListener("submit", (event) => {
-      event.preventDefault();
+    catalogCommand(register, () => {
       const form = values(register);
       const currency = (form.currency || "").toUpperCase();
-      send(register, "/v1/products", { sku: form.sku, name: form.name, price: { amount: Math.round(Number(form.amount) * minorUnits(currency)), currency } }, `Registered ${form.sku}.`);
+      const price = { amount: Math.round(Number(form.amount) * minorUnits(currency)), currency };
+      return { path: "/v1/products", body: { sku: form.sku, name: form.name, price }, done: `Registered ${form.sku}.` };
     });
     sections.push(h("section", { class: "card", "aria-labelledby": "catalog-forms" }, h("h2", { id: "catalog-forms" }, "Change the catalog"),
       h("div", { class: "actions" }, register)));
@@ -183,7 +171,7 @@ async function renderCatalog(main, { can, params, signal, navigate }) {
       { label: "Name", value: (row) => row.name },
       { label: "Price", value: (row) => money(row.price), numeric: true },
       { label: "Status", value: (row) => badge(row.status) },
-      ...(can("back-office") ? [{ label: "Change", value: (row) => productActions(row, send) }] : []),
+      ...(can("back-office") ? [{ label: "Change", value: (row) => productActions(row, catalogCommand) }] : []),
     ],
     load: (cursor) => get(`/v1/products${query({ cursor, limit: 50, min_position: after })}`, { signal }),
     empty: "The catalog is empty.",
@@ -193,23 +181,21 @@ async function renderCatalog(main, { can, params, signal, navigate }) {
 }
 
 /** Reprice and discontinue, in the product's row. */
-function productActions(product, send) {
+function productActions(product, catalogCommand) {
   if (product.status !== "active") return "";
+  const sku = encodeURIComponent(product.sku);
   const unit = minorUnits(product.price.currency);
   const reprice = h("form", { class: "inline", "aria-label": `Reprice ${product.sku}` },
     field(`New price (${product.price.currency})`, h("input", { name: "amount", type: "number", min: 0, step: 1 / unit, value: (product.price.amount / unit).toFixed(Math.log10(unit)), required: true })),
     h("button", { type: "submit", class: "secondary" }, "Reprice"));
-  reprice.addEventListener("submit", (event) => {
-    event.preventDefault();
-    send(reprice, `/v1/products/${encodeURIComponent(product.sku)}/price`,
-      { amount: Math.round(Number(reprice.elements.amount.value) * unit), currency: product.price.currency }, `Repriced ${product.sku}.`);
-  });
-  const confirm = h("label", { class: "check" }, h("input", { type: "checkbox", name: "sure", required: true }), "No more orders for it");
-  const discontinue = h("form", { class: "inline", "aria-label": `Discontinue ${product.sku}` }, confirm,
+  catalogCommand(reprice, () => ({
+    path: `/v1/products/${sku}/price`,
+    body: { amount: Math.round(Number(reprice.elements.amount.value) * unit), currency: product.price.currency },
+    done: `Repriced ${product.sku}.`,
+  }));
+  const discontinue = h("form", { class: "inline", "aria-label": `Discontinue ${product.sku}` },
+    h("label", { class: "check" }, h("input", { type: "checkbox", name: "sure", required: true }), "No more orders for it"),
     h("button", { type: "submit", class: "danger" }, "Discontinue"));
-  discontinue.addEventListener("submit", (event) => {
-    event.preventDefault();
-    send(discontinue, `/v1/products/${encodeURIComponent(product.sku)}/discontinuation`, undefined, `Discontinued ${product.sku}.`);
-  });
+  catalogCommand(discontinue, () => ({ path: `/v1/products/${sku}/discontinuation`, done: `Discontinued ${product.sku}.` }));
   return [reprice, discontinue];
 }

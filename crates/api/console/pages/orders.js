@@ -3,8 +3,8 @@
 // one command: sent with an Idempotency-Key (a double click or a retry is applied once) and If-Match with the
 // version on screen (acting on a stale page is refused in words, not applied).
 
-import { call, get, newIdempotencyKey, query } from "../api.js";
-import { busy, field, h, notice, pagedTable, replace, select, table, values } from "../dom.js";
+import { call, get, onCommand, query } from "../api.js";
+import { field, h, notice, pagedTable, replace, select, table, values } from "../dom.js";
 import { badge, fromLocalInput, minorUnits, money, number, shortId, time } from "../format.js";
 
 const STATUSES = ["pending", "confirmed", "paid", "partially_shipped", "shipped", "delivered", "rejected", "cancelled", "expired"];
@@ -88,7 +88,6 @@ async function placeOrderForm(navigate, signal) {
   };
   addLine();
   const status = notice();
-  let idempotencyKey = newIdempotencyKey();
   const form = h("form", { class: "stack", id: "place-order" },
     field("Customer id", h("input", { name: "customer_id", required: true, maxlength: 128 })),
     lines,
@@ -96,26 +95,15 @@ async function placeOrderForm(navigate, signal) {
       h("button", { type: "button", class: "secondary", onclick: addLine }, "Add a line"),
       h("button", { type: "submit" }, "Place order")),
     status);
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    busy(form, async () => {
-      const body = {
-        customer_id: form.elements.customer_id.value.trim(),
-        lines: [...lines.children].map((line) => ({
-          sku: line.querySelector("[name=sku]").value,
-          quantity: Number(line.querySelector("[name=quantity]").value),
-        })),
-      };
-      try {
-        const answer = await call("/v1/orders", { method: "POST", body, idempotencyKey });
-        idempotencyKey = newIdempotencyKey();
-        navigate(`orders/${answer.data.order_id}?after=${answer.position}`);
-      } catch (error) {
-        // A refused order keeps its key only if it may be retried as it is (the server could not be reached).
-        if (error.status !== 0) idempotencyKey = newIdempotencyKey();
-        status.show("error", error.message);
-      }
-    });
+  onCommand(form, (idempotencyKey) => call("/v1/orders", { method: "POST", idempotencyKey, body: {
+    customer_id: form.elements.customer_id.value.trim(),
+    lines: [...lines.children].map((line) => ({
+      sku: line.querySelector("[name=sku]").value,
+      quantity: Number(line.querySelector("[name=quantity]").value),
+    })),
+  } }), {
+    done: (answer) => navigate(`orders/${answer.data.order_id}?after=${answer.position}`),
+    failed: (error) => status.show("error", error.message),
   });
   return h("section", { class: "card", "aria-labelledby": "place-title" },
     h("h2", { id: "place-title" }, "Place an order"),
@@ -221,22 +209,16 @@ function actions(order, context, outcome) {
 
   /** One action: a fieldset with its inputs and a button; `body(form)` builds the request. */
   const action = (name, legend, path, inputs, body, button = legend) => {
-    let idempotencyKey = newIdempotencyKey();
     const form = h("form", { id: `action-${name}` }, h("fieldset", {}, h("legend", {}, legend), inputs, h("button", { type: "submit" }, button)));
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      busy(form, async () => {
-        try {
-          const answer = await call(`/v1/orders/${order.order_id}/${path}`, { method: "POST", body: body(form), idempotencyKey, ifMatch: order.version });
-          navigate(`orders/${order.order_id}?after=${answer.position}&done=${encodeURIComponent(`${legend}: done.`)}`);
-        } catch (error) {
-          if (error.status !== 0) idempotencyKey = newIdempotencyKey();
+    return onCommand(form,
+      (idempotencyKey) => call(`/v1/orders/${order.order_id}/${path}`, { method: "POST", body: body(form), idempotencyKey, ifMatch: order.version }),
+      {
+        done: (answer) => navigate(`orders/${order.order_id}?after=${answer.position}&done=${encodeURIComponent(`${legend}: done.`)}`),
+        failed: (error) => {
           outcome.show("error", `${legend}: ${error.message}`);
           outcome.scrollIntoView({ block: "nearest" });
-        }
+        },
       });
-    });
-    return form;
   };
 
   const forms = [];

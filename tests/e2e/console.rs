@@ -1,0 +1,443 @@
+//! The console in a real browser: headless Chromium driven through chromedriver ([`crate::browser`]) against a
+//! real `tally serve` on a real PostgreSQL. A person signs in with a key of each role and sees only that role's
+//! pages and actions; an operator places, pays and ships an order through the pages (on a phone-sized screen),
+//! with a refusal shown in words; the overview follows the log live; an auditor verifies the hash chains, records
+//! and checks a digest, reads an order as it stood and exports the log; an analyst downloads a CSV. Every page is
+//! drawn at 390 and 1440 px without a console error, a CSP violation, an unlabelled control or a sideways scroll,
+//! and screenshotted (`target/console-screenshots/`; the README's come from here, copied to `docs/console/`).
+
+use crate::browser::{console_errors, screenshot, wait_for, wait_for_text, Chromedriver, Session};
+use crate::harness::{self, add_products, get_json, post_expect, receive_stock, wait_until_caught_up, TallyProcess};
+use fantoccini::Locator;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const ROLES: [&str; 5] = ["storefront", "operations", "analyst", "auditor", "admin"];
+const SKUS: [&str; 2] = ["CONSOLE-TEE", "CONSOLE-CAP"];
+const PHONE: (u32, u32) = (390, 844);
+const DESKTOP: (u32, u32) = (1440, 900);
+
+/// A server with a catalog, some stock and a key per role, and a chromedriver to open browsers on it.
+struct Console {
+    base: String,
+    keys: BTreeMap<&'static str, String>,
+    driver: Chromedriver,
+    _server: TallyProcess,
+    _db: tally_testkit::TestDatabase,
+}
+
+impl Console {
+    async fn start() -> Self {
+        let db = tally_testkit::fresh_database().await;
+        // Private addresses allowed: the webhook the pages show points at a local port.
+        let (server, base) = TallyProcess::serve(&["--database-url", &db.url, "--webhook-allow-private"]);
+        let keys = ROLES.into_iter().map(|role| (role, harness::create_key(&db.url, role, &format!("console {role}")))).collect();
+        add_products(&base, &SKUS).await;
+        receive_stock(&base, &SKUS, 6).await;
+        let driver = Chromedriver::start().await;
+        Console { base, keys, driver, _server: server, _db: db }
+    }
+
+    /// A browser of `size`, signed in with the key of `role` through the sign-in form, as a person would.
+    async fn signed_in(&self, role: &str, size: (u32, u32)) -> Session {
+        let session = self.driver.session(size.0, size.1).await;
+        session.goto(&self.base).await.expect("open the console");
+        // The key field has the focus when the page opens: type the key and press Enter.
+        wait_for(&session, "input[name=key]:focus").await;
+        let active = session.active_element().await.expect("the focused element");
+        active.send_keys(&format!("{}\u{e007}", self.keys[role])).await.expect("type the key and press Enter");
+        wait_for_text(&session, "#who", role).await;
+        session
+    }
+
+    /// Opens `#/<path>` and waits until its page is drawn with its data.
+    async fn open(&self, session: &Session, path: &str) {
+        session.goto(&format!("{}/#/{path}", self.base)).await.expect("open a page");
+        let page = path.split(['/', '?']).next().unwrap_or_default();
+        wait_for(session, &format!("main[data-ready='{page}']")).await;
+    }
+}
+
+/// Runs `script` in the page and returns what it returns.
+async fn run(session: &Session, script: &str) -> Value {
+    session.execute(script, vec![]).await.unwrap_or_else(|e| panic!("run {script:?}: {e}"))
+}
+
+async fn text_of(session: &Session, css: &str) -> String {
+    session.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("find {css}: {e}")).text().await.expect("its text")
+}
+
+async fn click(session: &Session, css: &str) {
+    let element = wait_for(session, css).await;
+    element.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+/// Sets the control `css` to `value` by typing, as a person would (clearing it first).
+async fn type_into(session: &Session, css: &str, value: &str) {
+    let element = wait_for(session, css).await;
+    element.clear().await.unwrap_or_else(|e| panic!("clear {css}: {e}"));
+    element.send_keys(value).await.unwrap_or_else(|e| panic!("type into {css}: {e}"));
+}
+
+/// The page's console errors, without the failed loads of answers the test provoked on purpose (a refused
+/// command is a 4xx the browser reports as a failed resource).
+async fn unexpected_errors(session: &Session) -> Vec<String> {
+    console_errors(session).await.into_iter().filter(|error| !error.starts_with("network:")).collect()
+}
+
+/// The names of the pages in the navigation.
+async fn nav_pages(session: &Session) -> Vec<String> {
+    let names = run(session, "return [...document.querySelectorAll('#nav a')].map((a) => a.textContent)").await;
+    serde_json::from_value(names).expect("a list of names")
+}
+
+async fn place_order(base: &str, sku: &str, quantity: u64) -> Value {
+    let order = json!({ "customer_id": "cus-console", "lines": [{ "sku": sku, "quantity": quantity }] });
+    post_expect(&format!("{base}/v1/orders"), &order, 201).await.body
+}
+
+#[tokio::test]
+async fn each_role_signs_in_and_sees_and_does_only_what_it_may() {
+    let console = Console::start().await;
+    let expected: [(&str, &[&str]); 5] = [
+        ("storefront", &["Orders"]),
+        ("operations", &["Overview", "Orders", "Inventory", "Analytics"]),
+        ("analyst", &["Overview", "Orders", "Inventory", "Analytics"]),
+        ("auditor", &["Overview", "Orders", "Inventory", "Analytics", "Audit"]),
+        ("admin", &["Overview", "Orders", "Inventory", "Analytics", "Audit", "Keys", "Webhooks"]),
+    ];
+    let order = place_order(&console.base, SKUS[0], 1).await;
+    let order_id = order["order_id"].as_str().expect("an order id");
+    for (role, pages) in expected {
+        let session = console.signed_in(role, DESKTOP).await;
+        assert_eq!(nav_pages(&session).await, pages, "the pages of {role}");
+        // The key is in the tab's storage only: not in the address, not in a cookie.
+        let url = session.current_url().await.expect("the address").to_string();
+        assert!(!url.contains(&console.keys[role]), "the key is in the address {url}");
+        assert_eq!(run(&session, "return document.cookie").await, json!(""));
+
+        // A page the role may not use, opened by its address, says so and shows none of it.
+        if !pages.contains(&"Audit") {
+            session.goto(&format!("{}/#/audit", console.base)).await.unwrap();
+            wait_for_text(&session, "main h1", "Not for this role").await;
+            assert!(session.find(Locator::Css("#verify")).await.is_err(), "{role} sees the verification form");
+        }
+        // The actions on an order follow the role's accesses.
+        console.open(&session, &format!("orders/{order_id}")).await;
+        let actions = run(&session, "return [...document.querySelectorAll('form[id^=action-]')].map((f) => f.id)").await;
+        let actions: Vec<String> = serde_json::from_value(actions).unwrap();
+        let wanted: &[&str] = match role {
+            "storefront" => &["action-pay", "action-cancel"],
+            "operations" | "admin" => {
+                &["action-pay", "action-ship", "action-deliver", "action-cancel", "action-return", "action-refund"]
+            }
+            _ => &[],
+        };
+        assert_eq!(actions, wanted, "the actions {role} is offered");
+        // The history with who did what is the auditors' (and admins'); the others see the milestones.
+        let has_history = session.find(Locator::Css("#order-history")).await.is_ok();
+        assert_eq!(has_history, ["auditor", "admin"].contains(&role), "{role} and the order's history");
+        if role == "storefront" {
+            console.open(&session, "orders").await;
+            assert!(session.find(Locator::Css("#place-order")).await.is_ok(), "a storefront may place orders");
+            assert!(session.find(Locator::Css("table")).await.is_err(), "a storefront may not list orders");
+        }
+        if role == "analyst" {
+            console.open(&session, "inventory").await;
+            assert!(session.find(Locator::Css("#receive-stock")).await.is_err(), "an analyst may not receive stock");
+            // Nor can the analyst do it by hand from the page: the server refuses the key.
+            let status = session
+                .execute_async(
+                    "const done = arguments[arguments.length - 1];
+                     fetch('/v1/inventory/CONSOLE-TEE/receipts', { method: 'POST', headers: {
+                       'Authorization': 'Bearer ' + sessionStorage.getItem('tally.console.key'),
+                       'Content-Type': 'application/json', 'Idempotency-Key': crypto.randomUUID() },
+                       body: JSON.stringify({ quantity: 1 }) }).then((r) => done(r.status));",
+                    vec![],
+                )
+                .await
+                .expect("a request from the page");
+            assert_eq!(status, json!(403));
+        }
+        assert_eq!(unexpected_errors(&session).await, Vec::<String>::new(), "errors in {role}'s pages");
+        // Signing out forgets the key.
+        click(&session, "#session button").await;
+        wait_for(&session, "input[name=key]").await;
+        assert_eq!(run(&session, "return sessionStorage.length").await, json!(0));
+        session.close().await;
+    }
+
+    // A key that is not one is refused in words, and nothing is kept.
+    let session = console.driver.session(DESKTOP.0, DESKTOP.1).await;
+    session.goto(&console.base).await.unwrap();
+    type_into(&session, "input[name=key]", "tally_not-a-key-at-all").await;
+    click(&session, "form button[type=submit]").await;
+    wait_for_text(&session, "[role=alert]", "This key is not valid").await;
+    assert_eq!(run(&session, "return sessionStorage.length").await, json!(0));
+    session.close().await;
+}
+
+#[tokio::test]
+async fn an_operator_places_pays_and_ships_an_order_through_the_pages_on_a_phone() {
+    let console = Console::start().await;
+    let session = console.signed_in("operations", PHONE).await;
+    console.open(&session, "orders").await;
+
+    type_into(&session, "#place-order input[name=customer_id]", "cus-phone").await;
+    wait_for(&session, "#place-order select[name=sku]").await.select_by_value(SKUS[1]).await.expect("choose a product");
+    type_into(&session, "#place-order input[name=quantity]", "2").await;
+    click(&session, "#place-order button[type=submit]").await;
+    wait_for_text(&session, "#order-summary", "confirmed").await;
+    let order_id = run(&session, "return location.hash.split('/')[2].split('?')[0]").await;
+    let order_id = order_id.as_str().expect("the order's id in the address").to_owned();
+
+    // Pay: the amount is filled in with what is outstanding.
+    click(&session, "#action-pay button[type=submit]").await;
+    wait_for_text(&session, "#order-summary", "paid").await;
+    wait_for_text(&session, ".notice.ok", "Pay: done.").await;
+
+    // Ship one of the two units, then the rest.
+    type_into(&session, &format!("#action-ship input[name='line:{}']", SKUS[1]), "1").await;
+    type_into(&session, "#action-ship input[name=carrier]", "dhl").await;
+    click(&session, "#action-ship button[type=submit]").await;
+    wait_for_text(&session, "#order-summary", "partially shipped").await;
+    click(&session, "#action-ship button[type=submit]").await;
+    wait_for_text(&session, "#order-summary", "shipped").await;
+    let (_, order) = get_json(&format!("{}/v1/orders/{order_id}", console.base)).await;
+    assert_eq!(order["status"], "shipped", "{order}");
+    assert_eq!(order["lines"][0]["shipped"], 2, "{order}");
+
+    // A refusal is shown in words: a shipped order cannot be cancelled.
+    click(&session, "#action-cancel button[type=submit]").await;
+    let refusal = wait_for_text(&session, "[role=alert]", "Cancel:").await.text().await.unwrap();
+    assert!(refusal.contains("Not possible now") && refusal.contains("shipped"), "the refusal reads: {refusal}");
+    let (_, order) = get_json(&format!("{}/v1/orders/{order_id}", console.base)).await;
+    assert_eq!(order["status"], "shipped", "a refused cancellation changed the order: {order}");
+
+    // Acting on a page made stale by someone else is refused, not applied.
+    post_expect(&format!("{}/v1/orders/{order_id}/delivery", console.base), &json!({}), 200).await;
+    click(&session, "#action-refund button[type=submit]").await;
+    wait_for_text(&session, "[role=alert]", "changed since the page was loaded").await;
+    let (_, order) = get_json(&format!("{}/v1/orders/{order_id}", console.base)).await;
+    assert_eq!(order["refunded"]["amount"], 0, "a stale refund was applied: {order}");
+    assert_eq!(unexpected_errors(&session).await, Vec::<String>::new());
+    session.close().await;
+}
+
+#[tokio::test]
+async fn the_overview_follows_the_log_live() {
+    let console = Console::start().await;
+    // An auditor's overview has the live tail; an operator's refreshes its figures as the log moves.
+    let auditor = console.signed_in("auditor", DESKTOP).await;
+    console.open(&auditor, "overview").await;
+    let operator = console.signed_in("operations", PHONE).await;
+    console.open(&operator, "overview").await;
+    wait_for_text(&operator, "#today", "No sales recorded today yet").await;
+
+    let order = place_order(&console.base, SKUS[0], 2).await;
+    let order_id = order["order_id"].as_str().unwrap();
+    // The tail shows the order's events within moments, linked to the order.
+    wait_for(&auditor, &format!("#live-events a[href='#/orders/{order_id}']")).await;
+    wait_for_text(&auditor, "#live-events", "OrderPlaced").await;
+    // Both overviews count it, without a reload.
+    for session in [&auditor, &operator] {
+        wait_for_text(session, "#today [data-figure=orders]", "1").await;
+        wait_for_text(session, "#order-statuses", "confirmed").await;
+        wait_for(session, "#hourly-chart canvas").await;
+    }
+    let head = wait_until_caught_up(&console.base, Duration::from_secs(30)).await;
+    wait_for_text(&operator, "#updated", &format!("position {head}")).await;
+    // Low stock: CONSOLE-TEE has 3 received, 2 reserved: 1 available.
+    wait_for_text(&operator, "#low-stock", SKUS[0]).await;
+    for session in [&auditor, &operator] {
+        assert_eq!(unexpected_errors(session).await, Vec::<String>::new());
+    }
+    auditor.close().await;
+    operator.close().await;
+}
+
+#[tokio::test]
+async fn an_auditor_verifies_records_and_checks_a_digest_reads_the_past_and_exports() {
+    let console = Console::start().await;
+    let order = place_order(&console.base, SKUS[0], 1).await;
+    let order_id = order["order_id"].as_str().unwrap();
+    let session = console.signed_in("auditor", DESKTOP).await;
+    console.open(&session, "audit").await;
+
+    click(&session, "#verify button[type=submit]").await;
+    let result = wait_for_text(&session, "#verification-result", "Intact").await.text().await.unwrap();
+    assert!(result.contains("every hash chain holds"), "{result}");
+
+    click(&session, "#record-digest button").await;
+    wait_for_text(&session, "[role=status]", "Recorded digest 1").await;
+    click(&session, "button[data-digest='1']").await;
+    wait_for_text(&session, "[role=status]", "Digest 1: the store still matches it").await;
+
+    // The order as it stood at its first version: placed, not yet confirmed.
+    type_into(&session, "#point-in-time input[name=id]", order_id).await;
+    type_into(&session, "#point-in-time input[name=at_version]", "0").await;
+    click(&session, "#point-in-time button[type=submit]").await;
+    wait_for_text(&session, "#point-in-time-result pre", "\"status\": \"pending\"").await;
+
+    // The global log, filtered to the order's stream, then exported.
+    type_into(&session, "#log-filters input[name=stream_prefix]", &format!("order-{order_id}")).await;
+    click(&session, "#log-filters button[type=submit]").await;
+    wait_for_text(&session, "main table", "OrderPlaced").await;
+    click(&session, "button[data-export=jsonl]").await;
+    let export = session.wait_for_download("jsonl", Duration::from_secs(30)).await;
+    let lines: Vec<Value> = std::fs::read_to_string(&export)
+        .expect("read the export")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert!(!lines.is_empty(), "an empty export");
+    assert!(
+        lines.iter().all(|event| event["stream_id"] == format!("order-{order_id}")),
+        "the export ignored the filter: {lines:?}"
+    );
+    assert_eq!(lines[0]["event_type"], "OrderPlaced");
+    assert_eq!(unexpected_errors(&session).await, Vec::<String>::new());
+    session.close().await;
+}
+
+#[tokio::test]
+async fn an_analyst_sees_sales_and_lost_demand_and_downloads_them_as_csv() {
+    let console = Console::start().await;
+    place_order(&console.base, SKUS[0], 2).await;
+    // More than there is: rejected, and counted as lost demand.
+    let rejected = json!({ "customer_id": "cus-late", "lines": [{ "sku": SKUS[1], "quantity": 50 }] });
+    post_expect(&format!("{}/v1/orders", console.base), &rejected, 409).await;
+    wait_until_caught_up(&console.base, Duration::from_secs(30)).await;
+
+    let session = console.signed_in("analyst", DESKTOP).await;
+    console.open(&session, "analytics").await;
+    wait_for_text(&session, "main", SKUS[1]).await;
+    let lost = text_of(&session, "#lost-title + div table").await;
+    assert!(lost.contains(SKUS[1]) && lost.contains("50"), "lost demand reads: {lost}");
+    // The chart is drawn (a canvas) with a text alternative naming today's figure.
+    wait_for(&session, "#sales-chart canvas").await;
+    let label = run(&session, "return document.getElementById('sales-chart').getAttribute('aria-label')").await;
+    assert!(label.as_str().unwrap_or_default().contains("€10.00"), "the chart's text alternative: {label}");
+
+    click(&session, "button[data-csv=sales]").await;
+    let csv = std::fs::read_to_string(session.wait_for_download(".csv", Duration::from_secs(30)).await).unwrap();
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap_or_default().starts_with("day,currency,orders"), "the CSV's header: {csv}");
+    assert!(lines.next().unwrap_or_default().contains(",EUR,1,"), "today's row: {csv}");
+    assert_eq!(unexpected_errors(&session).await, Vec::<String>::new());
+    session.close().await;
+}
+
+/// Every page at both widths: drawn with its data, no console error or CSP violation, every control labelled,
+/// nothing wider than the screen; a screenshot of each.
+#[tokio::test]
+async fn every_page_at_390_and_1440_pixels_is_labelled_fits_and_has_no_errors() {
+    let console = Console::start().await;
+    let order = place_order(&console.base, SKUS[0], 2).await;
+    let order_id = order["order_id"].as_str().unwrap().to_owned();
+    let url = format!("{}/v1/orders/{order_id}/payments", console.base);
+    post_expect(&url, &json!({ "amount": 1000, "currency": "EUR", "reference": "psp-1" }), 200).await;
+    // Nothing listens there: the page shows a failing subscription.
+    let webhook = json!({ "url": "http://127.0.0.1:9/hooks", "event_types": ["OrderPlaced"] });
+    let webhook = post_expect(&format!("{}/v1/webhooks", console.base), &webhook, 201).await.body;
+    // Hostile text in the data is shown as text: no element, no script.
+    let hostile = json!({ "sku": "CONSOLE-XSS", "name": "<img src=x id=injected onerror=\"document.title='owned'\">",
+                          "price": { "amount": 100, "currency": "EUR" } });
+    post_expect(&format!("{}/v1/products", console.base), &hostile, 201).await;
+    wait_until_caught_up(&console.base, Duration::from_secs(30)).await;
+    let pages = [
+        ("overview", "overview".to_owned()),
+        ("orders", "orders".to_owned()),
+        ("order", format!("orders/{order_id}")),
+        ("inventory", "inventory".to_owned()),
+        ("sku", format!("inventory/{}", SKUS[0])),
+        ("catalog", "inventory/catalog".to_owned()),
+        ("analytics", "analytics".to_owned()),
+        ("audit", "audit".to_owned()),
+        ("keys", "keys".to_owned()),
+        ("webhooks", "webhooks".to_owned()),
+        ("webhook", format!("webhooks/{}", webhook["id"].as_str().unwrap())),
+    ];
+    for size in [PHONE, DESKTOP] {
+        let signin = console.driver.session(size.0, size.1).await;
+        signin.goto(&console.base).await.unwrap();
+        wait_for(&signin, "input[name=key]").await;
+        screenshot(&signin, "signin").await;
+        signin.close().await;
+
+        let session = console.signed_in("admin", size).await;
+        for (name, path) in &pages {
+            console.open(&session, path).await;
+            // Charts are drawn after the page's tables.
+            if ["overview", "analytics"].contains(name) {
+                wait_for(&session, ".chart canvas").await;
+            }
+            let unlabelled = run(
+                &session,
+                "return [...document.querySelectorAll('input, select, textarea')]
+                   .filter((c) => c.labels.length === 0 && !c.getAttribute('aria-label')).map((c) => c.outerHTML)",
+            )
+            .await;
+            assert_eq!(unlabelled, json!([]), "controls without a label on {name} at {}px", size.0);
+            let overflow = run(&session, "return document.documentElement.scrollWidth - window.innerWidth").await;
+            assert!(overflow.as_i64().unwrap_or(1) <= 0, "{name} is {overflow}px wider than a {}px screen", size.0);
+            if *name == "catalog" {
+                wait_for_text(&session, "main table", "<img src=x id=injected").await;
+                assert!(session.find(Locator::Css("#injected")).await.is_err(), "a product's name became an element");
+                assert_ne!(session.title().await.unwrap(), "owned");
+            }
+            screenshot(&session, name).await;
+            assert_eq!(unexpected_errors(&session).await, Vec::<String>::new(), "errors on {name} at {}px", size.0);
+        }
+        session.close().await;
+    }
+}
+
+/// What the console's answers say to the browser: a strict policy, no framing, no sniffing; and the API refuses a
+/// forged request, which can carry no key (there is no cookie to ride on).
+#[tokio::test]
+async fn the_console_is_served_under_a_strict_policy_and_a_forged_request_is_refused() {
+    let db = tally_testkit::fresh_database().await;
+    let (_server, base) = TallyProcess::serve_on(&db.url);
+    let client = reqwest::Client::new();
+    for path in ["/", "/console/app.js", "/console/pages/orders.js", "/console/console.css"] {
+        let response = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+        let policy = header("content-security-policy").unwrap_or_default();
+        for directive in ["default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'"] {
+            assert!(policy.contains(directive), "{path}: {policy}");
+        }
+        assert!(!policy.contains("unsafe"), "{path}: {policy}");
+        assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"), "{path}");
+        assert!(header("set-cookie").is_none(), "{path} sets a cookie");
+        // Unchanged files cost a 304.
+        let etag = header("etag").expect("an ETag");
+        let again = client.get(format!("{base}{path}")).header("If-None-Match", &etag).send().await.unwrap();
+        assert_eq!(again.status(), 304, "{path}");
+    }
+    // A cross-site form or script posting to the API has no key to send: refused, nothing appended.
+    let forged = client
+        .post(format!("{base}/v1/orders"))
+        .header("Origin", "https://evil.example")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("customer_id=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    // No CORS: a page elsewhere may not read the API's answers or send it the key.
+    let preflight = client
+        .request(reqwest::Method::OPTIONS, format!("{base}/v1/orders"))
+        .header("Origin", "https://evil.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.headers().get("access-control-allow-origin").is_none(), "the API allows another origin");
+    let missing = client.get(format!("{base}/console/nothing.js")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()["content-type"], "application/problem+json");
+}
