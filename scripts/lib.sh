@@ -24,6 +24,13 @@ ensure_nats_server() {
   apt_install nats-server
 }
 
+# Chromium and ChromeDriver, the headless browser the browser console's end-to-end tests drive through WebDriver
+# (tests/e2e/browser.rs), from Debian's packages.
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then return 0; fi
+  apt_install chromium chromium-driver
+}
+
 # wrk, the HTTP load generator of the benchmarks, and psql, which they use for set-up.
 ensure_bench_tools() {
   command -v wrk >/dev/null 2>&1 || apt_install wrk

@@ -2,6 +2,7 @@
 //!
 //! One test binary with a shared harness (`harness`), one module per feature.
 
+mod browser;
 mod contract;
 mod harness;
 mod lost_ack;
