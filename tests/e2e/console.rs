@@ -32,7 +32,10 @@ impl Console {
         let db = tally_testkit::fresh_database().await;
         // Private addresses allowed: the webhook the pages show points at a local port.
         let (server, base) = TallyProcess::serve(&["--database-url", &db.url, "--webhook-allow-private"]);
-        let keys = ROLES.into_iter().map(|role| (role, harness::create_key(&db.url, role, &format!("console {role}")))).collect();
+        let keys = ROLES
+            .into_iter()
+            .map(|role| (role, harness::create_key(&db.url, role, &format!("console {role}"))))
+            .collect();
         add_products(&base, &SKUS).await;
         receive_stock(&base, &SKUS, 6).await;
         let driver = Chromedriver::start().await;
@@ -125,7 +128,8 @@ async fn each_role_signs_in_and_sees_and_does_only_what_it_may() {
         }
         // The actions on an order follow the role's accesses.
         console.open(&session, &format!("orders/{order_id}")).await;
-        let actions = run(&session, "return [...document.querySelectorAll('form[id^=action-]')].map((f) => f.id)").await;
+        let actions =
+            run(&session, "return [...document.querySelectorAll('form[id^=action-]')].map((f) => f.id)").await;
         let actions: Vec<String> = serde_json::from_value(actions).unwrap();
         let wanted: &[&str] = match role {
             "storefront" => &["action-pay", "action-cancel"],
@@ -216,11 +220,30 @@ async fn an_operator_places_pays_and_ships_an_order_through_the_pages_on_a_phone
     assert_eq!(order["status"], "shipped", "a refused cancellation changed the order: {order}");
 
     // Acting on a page made stale by someone else is refused, not applied.
-    post_expect(&format!("{}/v1/orders/{order_id}/delivery", console.base), &json!({}), 200).await;
+    post_expect(&format!("{}/v1/orders/{order_id}/delivery", console.base), &json!({}), 201).await;
     click(&session, "#action-refund button[type=submit]").await;
     wait_for_text(&session, "[role=alert]", "changed since the page was loaded").await;
     let (_, order) = get_json(&format!("{}/v1/orders/{order_id}", console.base)).await;
     assert_eq!(order["refunded"]["amount"], 0, "a stale refund was applied: {order}");
+
+    // The catalog and the stock: register a product, receive it, and find it on its page.
+    console.open(&session, "inventory/catalog").await;
+    type_into(&session, "#register-product input[name=sku]", "CONSOLE-MUG").await;
+    type_into(&session, "#register-product input[name=name]", "Mug").await;
+    type_into(&session, "#register-product input[name=amount]", "7.50").await;
+    click(&session, "#register-product button[type=submit]").await;
+    wait_for_text(&session, "[role=status]", "Registered CONSOLE-MUG.").await;
+    wait_for_text(&session, "main table", "€7.50").await;
+    console.open(&session, "inventory").await;
+    wait_for(&session, "#receive-stock select[name=sku]").await.select_by_value("CONSOLE-MUG").await.unwrap();
+    type_into(&session, "#receive-stock input[name=quantity]", "12").await;
+    type_into(&session, "#receive-stock input[name=location]", "backroom").await;
+    click(&session, "#receive-stock button[type=submit]").await;
+    wait_for_text(&session, "#sku-levels", "12").await;
+    wait_for_text(&session, "main table", "backroom").await;
+    let (_, stock) = get_json(&format!("{}/v1/inventory/CONSOLE-MUG", console.base)).await;
+    assert_eq!(stock["locations"][0]["location"], "backroom", "{stock}");
+    assert_eq!(stock["on_hand"], 12, "{stock}");
     assert_eq!(unexpected_errors(&session).await, Vec::<String>::new());
     session.close().await;
 }
@@ -337,7 +360,7 @@ async fn every_page_at_390_and_1440_pixels_is_labelled_fits_and_has_no_errors() 
     let order = place_order(&console.base, SKUS[0], 2).await;
     let order_id = order["order_id"].as_str().unwrap().to_owned();
     let url = format!("{}/v1/orders/{order_id}/payments", console.base);
-    post_expect(&url, &json!({ "amount": 1000, "currency": "EUR", "reference": "psp-1" }), 200).await;
+    post_expect(&url, &json!({ "amount": 1000, "currency": "EUR", "reference": "psp-1" }), 201).await;
     // Nothing listens there: the page shows a failing subscription.
     let webhook = json!({ "url": "http://127.0.0.1:9/hooks", "event_types": ["OrderPlaced"] });
     let webhook = post_expect(&format!("{}/v1/webhooks", console.base), &webhook, 201).await.body;

@@ -3,6 +3,7 @@
 //! One test binary with a shared harness (`harness`), one module per feature.
 
 mod browser;
+mod console;
 mod contract;
 mod harness;
 mod lost_ack;

@@ -102,12 +102,17 @@ export async function busy(form, work) {
   }
 }
 
-/** The form's named values, trimmed; empty ones left out. */
+/**
+ * The form's named values, trimmed; empty ones and unticked boxes left out. Read from the controls themselves
+ * (not `FormData`, which skips disabled controls: a form is disabled while it is being sent).
+ */
 export function values(form) {
   const result = {};
-  for (const [name, value] of new FormData(form).entries()) {
-    const text = typeof value === "string" ? value.trim() : value;
-    if (text !== "") result[name] = text;
+  for (const control of form.elements) {
+    if (!control.name || control.type === "submit" || control.type === "button") continue;
+    if ((control.type === "checkbox" || control.type === "radio") && !control.checked) continue;
+    const text = control.value.trim();
+    if (text !== "") result[control.name] = text;
   }
   return result;
 }
