@@ -256,13 +256,22 @@ pub(crate) struct TopProductPage {
     next_cursor: Option<String>,
 }
 
-fn date_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<DateRange, Problem> {
+/// The inclusive range of UTC days `from`..=`to` (422 when `from` is after `to`).
+pub(super) fn date_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<DateRange, Problem> {
     if let (Some(from), Some(to)) = (from, to) {
         if from > to {
             return Err(validation("from must not be after to"));
         }
     }
     Ok(DateRange { from, to })
+}
+
+/// 422 when the `sku` filter is given and is not a SKU.
+pub(super) fn check_sku(sku: Option<&str>) -> Result<(), Problem> {
+    match sku {
+        Some(sku) => Sku::parse(sku).map(drop).map_err(|error| validation(format!("sku: {error}"))),
+        None => Ok(()),
+    }
 }
 
 /// Sales by day
@@ -294,9 +303,7 @@ pub(crate) async fn sales(
     ApiQuery(query): ApiQuery<SalesQuery>,
 ) -> Result<Response, Problem> {
     let range = date_range(query.from, query.to)?;
-    if let Some(sku) = &query.sku {
-        Sku::parse(sku).map_err(|error| validation(format!("sku: {error}")))?;
-    }
+    check_sku(query.sku.as_deref())?;
     let grouping = match (query.sku, query.group.as_deref()) {
         (Some(sku), None | Some("sku")) => SalesGrouping::PerSku(Some(sku)),
         (None, Some("sku")) => SalesGrouping::PerSku(None),
