@@ -96,7 +96,7 @@ impl CsvRecord for LostDemandView {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct LostDemandQuery {
-    /// The first UTC day (inclusive, `YYYY-MM-DD`). Unbounded when absent.
+    /// The first UTC day (inclusive, `YYYY-MM-DD`, a year from 0000 to 9999, else 422). Unbounded when absent.
     from: Option<NaiveDate>,
     /// The last UTC day (inclusive, `YYYY-MM-DD`); not before `from` (else 422). Unbounded when absent.
     to: Option<NaiveDate>,
@@ -140,9 +140,9 @@ pub(crate) struct LostDemandPage {
                 ("Link" = String, description = "CSV pages: `<...>; rel=\"next\"`, this request with `cursor` set to \
                     the next page's (absent on the last page)."))),
         (status = 400, description = docs::BAD_QUERY, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "422 `validation`: `from` is after `to`, `sku` is not a SKU, `limit` is out \
-            of range, or `cursor` is not one this list issued.", body = Problem,
-            content_type = "application/problem+json"),
+        (status = 422, description = "422 `validation`: `from` is after `to` or either is outside the years 0000 \
+            to 9999, `sku` is not a SKU, `limit` is out of range, or `cursor` is not one this list issued.",
+            body = Problem, content_type = "application/problem+json"),
         (status = 503, description = docs::UNAVAILABLE, body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
     ))]

@@ -4,17 +4,18 @@
 //! Both are short lists (at most one item per status; at most 24 hours times the currencies of one day), read
 //! whole and paged in memory ([`page_in_memory`]) so they answer `items` and `next_cursor` like every list.
 
+use super::analytics::check_day;
 use super::csv::{text, time, value, Cell, CsvRecord};
 use super::docs::{self, AcceptCsv};
 use super::orders::check_placed_range;
-use super::{body_response, page_in_memory, validation, MinPosition, PageParams, PageQuery};
+use super::{body_response, page_in_memory, MinPosition, PageParams, PageQuery};
 use crate::openapi::schemas;
 use crate::problem::Problem;
 use crate::{ApiQuery, AppState};
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use tally_domain::order::OrderStatus;
@@ -220,10 +221,7 @@ pub(crate) async fn orders_per_hour(
     ApiQuery(query): ApiQuery<PerHourQuery>,
 ) -> Result<Response, Problem> {
     let day = query.day.unwrap_or_else(|| Utc::now().date_naive());
-    // PostgreSQL's timestamps and the RFC 3339 `hour` both end at year 9999.
-    if !(0..=9999).contains(&day.year()) {
-        return Err(validation("day must be in the years 0000 to 9999"));
-    }
+    check_day("day", Some(day))?;
     let paging = PageQuery { limit: query.limit, cursor: query.cursor };
     min_position.wait(&state, MODELS).await?;
     let hours = orders::orders_per_hour(&state.pool, day).await?.into_iter().map(HourView::from);

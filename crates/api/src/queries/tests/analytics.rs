@@ -119,6 +119,8 @@ async fn bad_analytics_queries_are_validation_problems() {
         ("/v1/analytics/lost-demand?from=2026-02-01&to=2026-01-01", StatusCode::UNPROCESSABLE_ENTITY),
         ("/v1/analytics/lost-demand?sku=not%20a%20sku", StatusCode::UNPROCESSABLE_ENTITY),
         ("/v1/analytics/lost-demand?limit=0", StatusCode::UNPROCESSABLE_ENTITY),
+        ("/v1/analytics/lost-demand?from=-10000-01-01", StatusCode::UNPROCESSABLE_ENTITY),
+        ("/v1/analytics/sales?to=-10000-01-01", StatusCode::UNPROCESSABLE_ENTITY),
         ("/v1/analytics/lost-demand?group=sku", StatusCode::BAD_REQUEST),
         ("/v1/analytics/lost-demand?to=yesterday", StatusCode::BAD_REQUEST),
         (
