@@ -14,7 +14,7 @@ use crate::{ApiQuery, AppState};
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use tally_domain::Sku;
@@ -171,7 +171,7 @@ impl CsvRecord for TopProductView {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct SalesQuery {
-    /// The first UTC day (inclusive, `YYYY-MM-DD`). Unbounded when absent.
+    /// The first UTC day (inclusive, `YYYY-MM-DD`, a year from 0000 to 9999, else 422). Unbounded when absent.
     from: Option<NaiveDate>,
     /// The last UTC day (inclusive, `YYYY-MM-DD`); not before `from` (else 422). Unbounded when absent.
     to: Option<NaiveDate>,
@@ -205,7 +205,7 @@ pub(crate) enum SalesGroup {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct TopQuery {
-    /// The first UTC day (inclusive, `YYYY-MM-DD`). Unbounded when absent.
+    /// The first UTC day (inclusive, `YYYY-MM-DD`, a year from 0000 to 9999, else 422). Unbounded when absent.
     from: Option<NaiveDate>,
     /// The last UTC day (inclusive, `YYYY-MM-DD`); not before `from` (else 422). Unbounded when absent.
     to: Option<NaiveDate>,
@@ -256,13 +256,37 @@ pub(crate) struct TopProductPage {
     next_cursor: Option<String>,
 }
 
-fn date_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<DateRange, Problem> {
+/// 422 unless `day` (the parameter `name`) is in the years 0000 to 9999. chrono reads any year it can hold
+/// (`-10000-01-01`, `%2B10000-01-01`), PostgreSQL refuses dates before 4714 BC (which was a 500) and its
+/// timestamps and RFC 3339 end with 9999.
+pub(super) fn check_day(name: &str, day: Option<NaiveDate>) -> Result<(), Problem> {
+    match day {
+        Some(day) if !(0..=9999).contains(&day.year()) => {
+            Err(validation(format!("{name} must be in the years 0000 to 9999")).with_extension("field", name.into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The inclusive range of UTC days `from`..=`to` (422 when `from` is after `to`, or either is outside the years
+/// 0000 to 9999).
+pub(super) fn date_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<DateRange, Problem> {
+    check_day("from", from)?;
+    check_day("to", to)?;
     if let (Some(from), Some(to)) = (from, to) {
         if from > to {
             return Err(validation("from must not be after to"));
         }
     }
     Ok(DateRange { from, to })
+}
+
+/// 422 when the `sku` filter is given and is not a SKU.
+pub(super) fn check_sku(sku: Option<&str>) -> Result<(), Problem> {
+    match sku {
+        Some(sku) => Sku::parse(sku).map(drop).map_err(|error| validation(format!("sku: {error}"))),
+        None => Ok(()),
+    }
 }
 
 /// Sales by day
@@ -279,9 +303,10 @@ fn date_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<DateRang
                 ("Link" = String, description = "CSV pages: `<...>; rel=\"next\"`, this request with `cursor` set to \
                     the next page's (absent on the last page)."))),
         (status = 400, description = docs::BAD_QUERY, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "422 `validation`: `from` is after `to`, `sku` is not a SKU or comes with \
-            `group=day`, `group` is neither `day` nor `sku`, `limit` is out of range, or `cursor` is not one this \
-            list issued.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "422 `validation`: `from` is after `to` or either is outside the years 0000 \
+            to 9999, `sku` is not a SKU or comes with `group=day`, `group` is neither `day` nor `sku`, `limit` is \
+            out of range, or `cursor` is not one this list issued.", body = Problem,
+            content_type = "application/problem+json"),
         (status = 503, description = docs::UNAVAILABLE, body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
     ))]
@@ -294,9 +319,7 @@ pub(crate) async fn sales(
     ApiQuery(query): ApiQuery<SalesQuery>,
 ) -> Result<Response, Problem> {
     let range = date_range(query.from, query.to)?;
-    if let Some(sku) = &query.sku {
-        Sku::parse(sku).map_err(|error| validation(format!("sku: {error}")))?;
-    }
+    check_sku(query.sku.as_deref())?;
     let grouping = match (query.sku, query.group.as_deref()) {
         (Some(sku), None | Some("sku")) => SalesGrouping::PerSku(Some(sku)),
         (None, Some("sku")) => SalesGrouping::PerSku(None),
@@ -323,8 +346,9 @@ pub(crate) async fn sales(
                 ("Link" = String, description = "CSV pages: `<...>; rel=\"next\"`, this request with `cursor` set to \
                     the next page's (absent on the last page)."))),
         (status = 400, description = docs::BAD_QUERY, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "422 `validation`: `from` is after `to`, `by` is neither `units` nor \
-            `revenue`, `limit` is out of range, or `cursor` is not one this list issued.", body = Problem,
+        (status = 422, description = "422 `validation`: `from` is after `to` or either is outside the years 0000 \
+            to 9999, `by` is neither `units` nor `revenue`, `limit` is out of range, or `cursor` is not one this \
+            list issued.", body = Problem,
             content_type = "application/problem+json"),
         (status = 503, description = docs::UNAVAILABLE, body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),

@@ -6,6 +6,8 @@
 //! cursors, or CSV ([`csv`]) when `Accept` prefers it.
 //!
 //! - `products`, `inventory`, `orders`, `analytics`: the endpoints of each read model.
+//! - `lost_demand`, `order_counts`: the console's analytics (issue #15): lost demand from the sales read model;
+//!   orders per status and per hour of a day from the orders read model.
 //! - `projections`: `GET /v1/projections`, each projection's position, lag, state and failure.
 //! - `consistency`: read-your-writes (`min_position`, `Tally-Min-Position`).
 //! - `csv`: `Accept` negotiation and RFC 4180 output.
@@ -15,6 +17,8 @@ mod consistency;
 mod csv;
 mod docs;
 mod inventory;
+mod lost_demand;
+mod order_counts;
 mod orders;
 mod products;
 mod projections;
@@ -43,6 +47,9 @@ pub(crate) fn routes(routes: ApiRoutes) -> ApiRoutes {
         .route(Access::StorefrontRead, routes!(orders::one))
         .route(Access::Query, routes!(analytics::sales))
         .route(Access::Query, routes!(analytics::top_products))
+        .route(Access::Query, routes!(lost_demand::lost_demand))
+        .route(Access::Query, routes!(order_counts::order_statuses))
+        .route(Access::Query, routes!(order_counts::orders_per_hour))
         .route(Access::Query, routes!(projections::status))
 }
 
@@ -128,10 +135,18 @@ where
     T: From<R> + Serialize + csv::CsvRecord,
 {
     let items: Vec<T> = page.items.into_iter().map(T::from).collect();
+    body_response(headers, uri, ListBody { items, next_cursor: page.next_cursor })
+}
+
+/// A list's body as JSON, or as CSV when `Accept` prefers it (for lists paged in memory, [`page_in_memory`]).
+pub(crate) fn body_response<T>(headers: &HeaderMap, uri: &Uri, body: ListBody<T>) -> Response
+where
+    T: Serialize + csv::CsvRecord,
+{
     if csv::wants_csv(headers) {
-        return csv::page_response(&items, page.next_cursor.as_deref(), uri);
+        return csv::page_response(&body.items, body.next_cursor.as_deref(), uri);
     }
-    Json(ListBody { items, next_cursor: page.next_cursor }).into_response()
+    Json(body).into_response()
 }
 
 /// A `validation` problem (422: the request is well-formed but a value breaks a rule).

@@ -10,8 +10,9 @@
 //!
 //! - [`catalog`] - products.
 //! - [`stock`] - inventory totals with their locations, low stock, the stock ledger of a SKU.
-//! - [`orders`] - orders with filters, one order with its lines, and the order workers' candidates.
-//! - [`sales`] - sales per day (all SKUs, one SKU, or per SKU) and top products.
+//! - [`orders`] - orders with filters, one order with its lines, the order workers' candidates, and counts of
+//!   orders (per status, per hour of a day).
+//! - [`sales`] - sales per day (all SKUs, one SKU, or per SKU), top products, and lost demand.
 
 pub mod catalog;
 pub mod cursor;
@@ -66,6 +67,12 @@ impl PageRequest {
     pub(crate) fn key<K: serde::de::DeserializeOwned>(&self, list: &str) -> Result<Option<K>, ReadError> {
         self.cursor.as_deref().map(|cursor| Cursor::decode(list, cursor)).transpose()
     }
+}
+
+/// `sum(column)` as a bigint that saturates at the bigint bounds instead of failing the query: a sum over many
+/// rows can leave a bigint (the sum is numeric, clamped, then cast).
+pub(crate) fn saturating_sum(column: &str) -> String {
+    format!("greatest(least(sum({column}), {max}), -{max})::bigint", max = i64::MAX)
 }
 
 /// Cuts the one extra row a reader fetched (`limit + 1`) and makes the next cursor from the last row kept.

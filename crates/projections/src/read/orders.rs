@@ -1,18 +1,18 @@
 //! Orders as the orders projection holds them (`orders`, `order_lines`): a filtered page, one order with its
-//! lines, and the candidates of the order workers (orders left pending, confirmed orders unpaid past their
-//! reservation).
+//! lines, the candidates of the order workers (orders left pending, confirmed orders unpaid past their
+//! reservation), and counts: orders per status, and orders placed per hour of a UTC day.
 //!
 //! The list is ordered by `(placed_at, order_id)`: both are fixed when the order is placed, so the key of a row
 //! never moves and a keyset walk is stable while orders arrive or change status.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use sqlx::PgPool;
 use tally_domain::order::OrderStatus;
 use tally_domain::OrderId;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::{paginate, Page, PageRequest, ReadError};
+use super::{paginate, saturating_sum, Page, PageRequest, ReadError};
 
 /// One order as it stands (a row of `orders`), with its lines when read through [`order`] or [`list_orders`].
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -69,6 +69,24 @@ pub struct OrderFilter {
     pub placed_before: Option<DateTime<Utc>>,
 }
 
+/// How many orders (of those a filter matches) are in one status.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StatusCountRow {
+    pub status: String,
+    pub orders: i64,
+}
+
+/// The orders placed in one hour of a UTC day in one currency, rejected ones left out.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct HourRow {
+    /// The start of the hour (UTC).
+    pub hour: DateTime<Utc>,
+    pub currency: String,
+    pub orders: i64,
+    /// The sum of their totals, minor units of `currency` (saturating at the bigint maximum).
+    pub amount: i64,
+}
+
 const LIST: &str = "orders";
 
 const COLUMNS: &str = "order_id, customer_id, status, currency, total_amount, paid_amount, refunded_amount,
@@ -80,12 +98,22 @@ const COLUMNS: &str = "order_id, customer_id, status, currency, total_amount, pa
 #[instrument(skip_all, fields(limit = page.limit))]
 pub async fn list_orders(pool: &PgPool, filter: &OrderFilter, page: &PageRequest) -> Result<Page<OrderRow>, ReadError> {
     let after: Option<(DateTime<Utc>, Uuid)> = page.key(LIST)?;
-    // Only the filters given become conditions (each value still a bind parameter), so the planner sees the
-    // plain predicates and can use the (status, placed_at) / (customer_id, placed_at) indexes.
     let mut query = sqlx::QueryBuilder::new(format!("select {COLUMNS} from orders where true"));
     if let Some((placed_at, order_id)) = after {
         query.push(" and (placed_at, order_id) > (").push_bind(placed_at).push(", ").push_bind(order_id).push(")");
     }
+    push_filter(&mut query, filter);
+    query.push(" order by placed_at, order_id limit ").push_bind(page.sql_limit() + 1);
+    let rows: Vec<OrderRow> = query.build_query_as().fetch_all(pool).await?;
+    let mut page = paginate(rows, page, LIST, |row| (row.placed_at, row.order_id));
+    attach_lines(pool, &mut page.items).await?;
+    Ok(page)
+}
+
+/// Appends `filter`'s conditions to a query that ends in a `where` clause. Only the filters given become
+/// conditions (each value still a bind parameter), so the planner sees the plain predicates and can use the
+/// (status, placed_at) / (customer_id, placed_at) / (placed_at) indexes.
+fn push_filter(query: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>, filter: &OrderFilter) {
     if let Some(status) = filter.status {
         // The `status` column holds `OrderStatus::as_str`.
         query.push(" and status = ").push_bind(status.as_str());
@@ -99,11 +127,37 @@ pub async fn list_orders(pool: &PgPool, filter: &OrderFilter, page: &PageRequest
     if let Some(placed_before) = filter.placed_before {
         query.push(" and placed_at < ").push_bind(placed_before);
     }
-    query.push(" order by placed_at, order_id limit ").push_bind(page.sql_limit() + 1);
-    let rows: Vec<OrderRow> = query.build_query_as().fetch_all(pool).await?;
-    let mut page = paginate(rows, page, LIST, |row| (row.placed_at, row.order_id));
-    attach_lines(pool, &mut page.items).await?;
-    Ok(page)
+}
+
+/// How many orders matching `filter` are in each status, for the statuses that have any (in no order).
+#[instrument(skip_all)]
+pub async fn status_counts(pool: &PgPool, filter: &OrderFilter) -> Result<Vec<StatusCountRow>, ReadError> {
+    let mut query = sqlx::QueryBuilder::new("select status, count(*) as orders from orders where true");
+    push_filter(&mut query, filter);
+    query.push(" group by status");
+    Ok(query.build_query_as().fetch_all(pool).await?)
+}
+
+/// The orders placed on the UTC `day` that were not rejected, per hour (UTC) and currency, with the sum of their
+/// totals: only hours with orders, by hour then currency. A pending order counts (it is not rejected yet), and so
+/// do orders cancelled or expired since (placed and not refused).
+#[instrument(skip_all, fields(day = %day))]
+pub async fn orders_per_hour(pool: &PgPool, day: NaiveDate) -> Result<Vec<HourRow>, ReadError> {
+    let start = day.and_time(chrono::NaiveTime::MIN).and_utc();
+    let end = start.checked_add_signed(TimeDelta::days(1)).unwrap_or(DateTime::<Utc>::MAX_UTC);
+    // The range on placed_at uses orders_placed_at_idx; date_trunc with a time zone truncates in UTC whatever the
+    // session's time zone.
+    let sql = format!(
+        "select date_trunc('hour', placed_at, 'UTC') as hour, currency, count(*) as orders,
+                {amount} as amount
+           from orders
+          where placed_at >= $1 and placed_at < $2
+            and status <> 'rejected'
+          group by 1, currency
+          order by 1, currency",
+        amount = saturating_sum("total_amount")
+    );
+    Ok(sqlx::query_as(&sql).bind(start).bind(end).fetch_all(pool).await?)
 }
 
 /// One order with its lines, `None` if the orders projection has not seen it.

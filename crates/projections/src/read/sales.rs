@@ -1,5 +1,6 @@
 //! Sales figures as the sales projection holds them (`sales_daily`, `sales_daily_sku`): per UTC day for all SKUs,
-//! for one SKU or per SKU, and the top products of a date range by net units or net revenue.
+//! for one SKU or per SKU, and the top products of a date range by net units or net revenue; and the demand it
+//! lost (`lost_demand_daily`, the shortages of rejected orders) per UTC day, SKU and currency.
 //!
 //! Date ranges are inclusive UTC days. Money is never summed across currencies: every row and every ranking is
 //! per `(sku, currency)` or `(day, currency)`.
@@ -8,7 +9,7 @@ use chrono::NaiveDate;
 use sqlx::PgPool;
 use tracing::instrument;
 
-use super::{paginate, Page, PageRequest, ReadError};
+use super::{paginate, saturating_sum, Page, PageRequest, ReadError};
 
 /// Which sales rows to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,8 +67,72 @@ pub struct TopProductRow {
     pub net_revenue_amount: i64,
 }
 
+/// One UTC day's lost demand of one SKU in one currency (a row of `lost_demand_daily`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LostDemandRow {
+    pub day: NaiveDate,
+    pub sku: String,
+    pub currency: String,
+    pub rejected_orders: i64,
+    pub units_requested: i64,
+    pub units_available: i64,
+    pub units_short: i64,
+    pub lost_revenue_amount: i64,
+}
+
 const SALES: &str = "sales";
 const TOP: &str = "top-products";
+const LOST: &str = "lost-demand";
+
+/// The `(day, sku, currency)` key of a page's cursor, as three bind values (all `None` on the first page).
+type DaySkuKey = (Option<NaiveDate>, Option<String>, Option<String>);
+
+fn day_sku_key(page: &PageRequest, list: &str) -> Result<DaySkuKey, ReadError> {
+    let after: Option<(NaiveDate, String, String)> = page.key(list)?;
+    Ok(match after {
+        Some((day, sku, currency)) => (Some(day), Some(sku), Some(currency)),
+        None => (None, None, None),
+    })
+}
+
+/// The rows (`columns`) of a table keyed by `(day, sku, currency)` (`sales_daily_sku`, `lost_demand_daily`) after
+/// `after`, within `range`, of `sku` when given, in key order: one more than the page holds, for [`paginate`]. The
+/// primary key serves the order and the keyset; `sku` alone uses the table's `(sku, day)` index.
+async fn per_sku_rows<R>(
+    pool: &PgPool,
+    table: &str,
+    columns: &str,
+    after: DaySkuKey,
+    sku: Option<&str>,
+    range: &DateRange,
+    page: &PageRequest,
+) -> Result<Vec<R>, ReadError>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    // `table` and `columns` are constants of this module, never input.
+    let sql = format!(
+        "select {columns}
+           from {table}
+          where ($1::date is null or (day, sku, currency) > ($1, $2::text, $3::text))
+            and ($4::date is null or day >= $4)
+            and ($5::date is null or day <= $5)
+            and ($6::text is null or sku = $6)
+          order by day, sku, currency
+          limit $7"
+    );
+    let (after_day, after_sku, after_currency) = after;
+    Ok(sqlx::query_as(&sql)
+        .bind(after_day)
+        .bind(after_sku)
+        .bind(after_currency)
+        .bind(range.from)
+        .bind(range.to)
+        .bind(sku)
+        .bind(page.sql_limit() + 1)
+        .fetch_all(pool)
+        .await?)
+}
 
 /// A page of daily sales in `(day, sku, currency)` order.
 #[instrument(skip_all, fields(limit = page.limit))]
@@ -77,11 +142,7 @@ pub async fn sales_by_day(
     range: &DateRange,
     page: &PageRequest,
 ) -> Result<Page<SalesDayRow>, ReadError> {
-    let after: Option<(NaiveDate, String, String)> = page.key(SALES)?;
-    let (after_day, after_sku, after_currency) = match after {
-        Some((day, sku, currency)) => (Some(day), Some(sku), Some(currency)),
-        None => (None, None, None),
-    };
+    let after = day_sku_key(page, SALES)?;
     let rows: Vec<SalesDayRow> = match grouping {
         // The totals have no sku: their key uses '' in its place.
         SalesGrouping::Total => {
@@ -96,8 +157,8 @@ pub async fn sales_by_day(
                   order by day, currency
                   limit $5",
             )
-            .bind(after_day)
-            .bind(after_currency)
+            .bind(after.0)
+            .bind(after.2)
             .bind(range.from)
             .bind(range.to)
             .bind(page.sql_limit() + 1)
@@ -105,27 +166,10 @@ pub async fn sales_by_day(
             .await?
         }
         SalesGrouping::PerSku(sku) => {
-            sqlx::query_as(
-                "select day, sku, currency, orders, null::bigint as cancelled_orders, null::bigint as net_orders,
-                        units_sold, units_cancelled, units_returned, net_units, revenue_amount, cancelled_amount,
-                        returned_amount, net_revenue_amount, null::bigint as refunded_amount
-                   from sales_daily_sku
-                  where ($1::date is null or (day, sku, currency) > ($1, $2::text, $3::text))
-                    and ($4::date is null or day >= $4)
-                    and ($5::date is null or day <= $5)
-                    and ($6::text is null or sku = $6)
-                  order by day, sku, currency
-                  limit $7",
-            )
-            .bind(after_day)
-            .bind(after_sku)
-            .bind(after_currency)
-            .bind(range.from)
-            .bind(range.to)
-            .bind(sku.as_deref())
-            .bind(page.sql_limit() + 1)
-            .fetch_all(pool)
-            .await?
+            let columns = "day, sku, currency, orders, null::bigint as cancelled_orders, null::bigint as net_orders,
+                units_sold, units_cancelled, units_returned, net_units, revenue_amount, cancelled_amount,
+                returned_amount, net_revenue_amount, null::bigint as refunded_amount";
+            per_sku_rows(pool, "sales_daily_sku", columns, after, sku.as_deref(), range, page).await?
         }
     };
     Ok(paginate(rows, page, SALES, |row| (row.day, row.sku.clone().unwrap_or_default(), row.currency.clone())))
@@ -152,8 +196,8 @@ pub async fn top_products(
         TopBy::Units => "net_units",
         TopBy::Revenue => "net_revenue_amount",
     };
-    // A sum over many days can leave a bigint: it saturates (numeric, then clamped), never fails the query.
-    let sum = |column: &str| format!("greatest(least(sum({column}), {max}), -{max})::bigint", max = i64::MAX);
+    // A sum over many days can leave a bigint: it saturates, never fails the query.
+    let sum = saturating_sum;
     let (orders, net_units, net_revenue_amount) = (sum("orders"), sum("net_units"), sum("net_revenue_amount"));
     let sql = format!(
         "with totals as (
@@ -188,4 +232,19 @@ pub async fn top_products(
         };
         (value, row.sku.clone(), row.currency.clone())
     }))
+}
+
+/// A page of lost demand (of one SKU when `sku` is set) in `(day, sku, currency)` order, as the sales rows.
+#[instrument(skip_all, fields(limit = page.limit))]
+pub async fn lost_demand(
+    pool: &PgPool,
+    sku: Option<&str>,
+    range: &DateRange,
+    page: &PageRequest,
+) -> Result<Page<LostDemandRow>, ReadError> {
+    let columns = "day, sku, currency, rejected_orders, units_requested, units_available, units_short,
+        lost_revenue_amount";
+    let rows: Vec<LostDemandRow> =
+        per_sku_rows(pool, "lost_demand_daily", columns, day_sku_key(page, LOST)?, sku, range, page).await?;
+    Ok(paginate(rows, page, LOST, |row| (row.day, row.sku.clone(), row.currency.clone())))
 }

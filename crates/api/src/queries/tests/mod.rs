@@ -3,12 +3,14 @@
 //!
 //! - `catalog`: products and inventory (levels, low stock, the ledger).
 //! - `orders`: one order, filters, and a pagination walk while orders keep arriving.
-//! - `analytics`: sales by day and top products.
+//! - `analytics`: sales by day, top products and lost demand.
+//! - `order_counts`: orders per status and per hour of a day.
 //! - `consistency`: read-your-writes, `/v1/projections`, the order workers' candidates, problems.
 
 mod analytics;
 mod catalog;
 mod consistency;
+mod order_counts;
 mod orders;
 
 use crate::test_support;
