@@ -113,9 +113,28 @@ export async function get(path, options = {}) {
 }
 
 /** Downloads `path` (asked for as `accept`) as the file `filename`, through a blob: the key stays in the header. */
-export async function download(path, filename, accept = "text/csv") {
+export async function download(path, filename, accept) {
   const response = await send(path, { headers: { Accept: accept } });
-  const blob = await response.blob();
+  save(await response.blob(), filename);
+}
+
+/**
+ * Downloads every page of a list as one CSV file: the pages the API answers with `Accept: text/csv` (500 rows
+ * each), followed through their `Tally-Next-Cursor` header, the header row kept once.
+ */
+export async function downloadCsv(path, params, filename) {
+  const parts = [];
+  let cursor;
+  do {
+    const response = await send(`${path}${query({ ...params, limit: 500, cursor })}`, { headers: { Accept: "text/csv" } });
+    const text = await response.text();
+    parts.push(parts.length === 0 ? text : text.slice(text.indexOf("\n") + 1));
+    cursor = response.headers.get("Tally-Next-Cursor");
+  } while (cursor);
+  save(new Blob(parts, { type: "text/csv" }), filename);
+}
+
+function save(blob, filename) {
   const url = URL.createObjectURL(blob);
   const link = document.createElement("a");
   link.href = url;

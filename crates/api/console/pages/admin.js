@@ -141,10 +141,11 @@ async function renderWebhook(main, { signal, navigate, params }, id) {
         delivery.next_attempt_at ? h("p", { class: "meta" }, `Next attempt ${time(delivery.next_attempt_at)}`) : null,
         delivery.failing_since ? h("p", { class: "meta" }, `Failing since ${time(delivery.failing_since)}`) : null,
         h("p", { class: "meta" }, `Events: ${webhook.event_types?.length ? webhook.event_types.join(", ") : "all"}; streams: ${webhook.stream_prefix || "all"}; subscribed ${time(webhook.created_at)} by ${webhook.created_by ?? "?"}.`)),
-      h("section", { class: "card", "aria-labelledby": "wh-actions" }, h("h2", { id: "wh-actions" }, "Change it"),
+      h("section", { class: "card wide", "aria-labelledby": "wh-actions" }, h("h2", { id: "wh-actions" }, "Change it"),
         h("div", { class: "actions" },
-          command("pause", "Pause", "/pause", [field("Why", h("input", { name: "reason", required: true, maxlength: 500 }))], (form) => ({ reason: form.elements.reason.value })),
-          command("resume", "Resume", "/resume", [], () => undefined),
+          webhook.status === "active"
+            ? command("pause", "Pause", "/pause", [field("Why", h("input", { name: "reason", required: true, maxlength: 500 }))], (form) => ({ reason: form.elements.reason.value }))
+            : command("resume", "Resume", "/resume", [h("p", { class: "meta" }, "Failures are forgotten and the sender tries at once.")], () => undefined),
           command("replay", "Replay", "/replay", [field("Deliver again every event after position", h("input", { name: "after", type: "number", min: 0, required: true, value: 0 }))], (form) => ({ after: Number(form.elements.after.value) })),
           command("rotate", "Rotate the secret", "/secret", [h("p", { class: "meta" }, "The old secret keeps signing beside the new one for 24 hours.")], () => undefined),
           command("delete", "Delete", "", [h("label", { class: "check" }, h("input", { type: "checkbox", required: true }), "Stop all deliveries for good")], () => undefined, { method: "DELETE", danger: true })),

@@ -1,7 +1,7 @@
 // Analytics: sales by day (a chart over its table), the top products and the demand lost to missing stock, for
 // a range of UTC days. Each table downloads as CSV, the same rows the API answers with `Accept: text/csv`.
 
-import { download, get, query } from "../api.js";
+import { downloadCsv, get, query } from "../api.js";
 import { barChart } from "../chart.js";
 import { field, h, notice, pagedTable, replace, select, values } from "../dom.js";
 import { minorUnits, money, number, utcDay } from "../format.js";
@@ -19,13 +19,16 @@ export async function render(main, { params, signal }) {
   const sales = h("div");
   const top = h("div");
   const lost = h("div");
-  const csvButton = (label, path, name) => h("button", { type: "button", class: "secondary", "data-csv": name,
-    onclick: () => download(`${path}${query({ ...range, limit: 500 })}`, `${name}-${range.from}-${range.to}.csv`).catch((error) => problems.show("error", error.message)) }, label);
+  // Each list's parameters: the days chosen, and how top products are ranked.
+  const parameters = { sales: () => range, "top-products": () => ({ ...range, by }), "lost-demand": () => range };
+  const pages = (name) => (cursor) => get(`/v1/analytics/${name}${query({ ...parameters[name](), cursor, limit: 50 })}`, { signal });
+  const csvButton = (name) => h("button", { type: "button", class: "secondary", "data-csv": name,
+    onclick: () => downloadCsv(`/v1/analytics/${name}`, parameters[name](), `${name}-${range.from}-${range.to}.csv`)
+      .catch((error) => problems.show("error", error.message)) }, "Download CSV");
 
   const show = async () => {
-    const path = (name, extra = {}) => (cursor) => get(`/v1/analytics/${name}${query({ ...range, ...extra, cursor, limit: 50 })}`, { signal });
     const salesTable = pagedTable({
-      caption: "Per UTC day and currency, newest first",
+      caption: "Per UTC day and currency, oldest first",
       columns: [
         { label: "Day", value: (row) => row.day },
         { label: "Currency", value: (row) => row.currency, narrow: false },
@@ -36,11 +39,11 @@ export async function render(main, { params, signal }) {
         { label: "Net revenue", value: (row) => money(row.net_revenue_amount, row.currency), numeric: true },
         { label: "Refunded", value: (row) => money(row.refunded_amount, row.currency), numeric: true, narrow: false },
       ],
-      load: path("sales"),
+      load: pages("sales"),
       empty: "No sales in these days.",
     });
-    replace(sales, csvButton("Download CSV", "/v1/analytics/sales", "sales"), salesTable);
-    replace(top, csvButton("Download CSV", "/v1/analytics/top-products", "top-products"), pagedTable({
+    replace(sales, csvButton("sales"), salesTable);
+    replace(top, csvButton("top-products"), pagedTable({
       caption: `Ranked by net ${by}`,
       columns: [
         { label: "SKU", value: (row) => h("a", { href: `#/inventory/${encodeURIComponent(row.sku)}` }, row.sku), mono: true },
@@ -49,10 +52,10 @@ export async function render(main, { params, signal }) {
         { label: "Net units", value: (row) => number(row.net_units), numeric: true },
         { label: "Net revenue", value: (row) => money(row.net_revenue_amount, row.currency), numeric: true },
       ],
-      load: path("top-products", { by }),
+      load: pages("top-products"),
       empty: "No products sold in these days.",
     }));
-    replace(lost, csvButton("Download CSV", "/v1/analytics/lost-demand", "lost-demand"), pagedTable({
+    replace(lost, csvButton("lost-demand"), pagedTable({
       caption: "Orders rejected for lack of stock, per day and SKU",
       columns: [
         { label: "Day", value: (row) => row.day },
@@ -62,7 +65,7 @@ export async function render(main, { params, signal }) {
         { label: "Units short", value: (row) => number(row.units_short), numeric: true },
         { label: "Lost revenue", value: (row) => money(row.lost_revenue_amount, row.currency), numeric: true },
       ],
-      load: path("lost-demand"),
+      load: pages("lost-demand"),
       empty: "No demand lost in these days.",
     }));
     await Promise.all([salesTable.ready, drawChart(chart, range, signal)]);
@@ -76,7 +79,7 @@ export async function render(main, { params, signal }) {
     show().catch((error) => problems.show("error", error.message));
   });
   replace(main, h("h1", {}, "Analytics"), form, problems,
-    h("div", { class: "grid" },
+    h("div", { class: "grid halves" },
       h("section", { class: "card wide", "aria-labelledby": "sales-title" }, h("h2", { id: "sales-title" }, "Sales by day"), chart, sales),
       h("section", { class: "card", "aria-labelledby": "top-title" }, h("h2", { id: "top-title" }, "Top products"), top),
       h("section", { class: "card", "aria-labelledby": "lost-title" }, h("h2", { id: "lost-title" }, "Lost demand"), lost)));
@@ -93,12 +96,19 @@ async function drawChart(container, range, signal) {
     replace(container, h("p", { class: "empty" }, "No sales to chart in these days."));
     return;
   }
-  const days = rows.filter((row) => row.currency === currency).sort((a, b) => a.day.localeCompare(b.day));
+  // Every day of the range up to today, a day without sales drawn as zero.
+  const net = new Map(rows.filter((row) => row.currency === currency).map((row) => [row.day, row.net_revenue_amount]));
+  const first = Date.parse(`${range.from || [...net.keys()].sort()[0]}T00:00:00Z`) / 1000;
+  const last = Date.parse(`${range.to && range.to < utcDay() ? range.to : utcDay()}T00:00:00Z`) / 1000;
+  const x = [];
+  for (let at = first; at <= last && x.length < 1000; at += 86_400) x.push(at);
+  const amounts = x.map((at) => net.get(new Date(at * 1000).toISOString().slice(0, 10)) ?? 0);
   const unit = minorUnits(currency);
   await barChart(container, {
-    x: days.map((row) => Date.parse(`${row.day}T00:00:00Z`) / 1000),
-    series: [{ label: `Net revenue (${currency})`, values: days.map((row) => row.net_revenue_amount / unit) }],
+    x,
+    step: 86_400,
+    series: [{ label: `Net revenue (${currency})`, values: amounts.map((amount) => amount / unit) }],
     valueFormat: (value) => money(Math.round(value * unit), currency),
-    describe: `Net revenue in ${currency} per day: ${days.map((row) => `${row.day} ${money(row.net_revenue_amount, currency)}`).join(", ")}`,
+    describe: `Net revenue in ${currency} per day: ${[...net.entries()].sort().map(([day, amount]) => `${day} ${money(amount, currency)}`).join(", ")}`,
   });
 }

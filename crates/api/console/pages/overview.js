@@ -24,10 +24,10 @@ export async function render(main, { can, signal }) {
     h("div", { class: "grid" },
       h("section", { class: "card", "aria-labelledby": "today-title" }, h("h2", { id: "today-title" }, `Today (${utcDay()}, UTC)`), today),
       h("section", { class: "card", "aria-labelledby": "statuses-title" }, h("h2", { id: "statuses-title" }, "Orders by status"), statuses),
-      h("section", { class: "card wide", "aria-labelledby": "hourly-title" }, h("h2", { id: "hourly-title" }, "Orders placed per hour today"),
-        hourlyChart, h("details", {}, h("summary", {}, "The figures as a table"), hourlyTable)),
       h("section", { class: "card", "aria-labelledby": "low-title" }, h("h2", { id: "low-title" }, `Low stock (fewer than ${LOW_STOCK_BELOW} available)`), lowStock),
-      h("section", { class: "card", "aria-labelledby": "lag-title" }, h("h2", { id: "lag-title" }, "Read models and consumers"), followers),
+      h("section", { class: "card wide", "aria-labelledby": "hourly-title" }, h("h2", { id: "hourly-title" }, "Orders placed per hour today (UTC)"),
+        hourlyChart, h("details", {}, h("summary", {}, "The figures as a table"), hourlyTable)),
+      h("section", { class: "card wide", "aria-labelledby": "lag-title" }, h("h2", { id: "lag-title" }, "Read models and consumers"), followers),
       can("audit") ? liveTail(signal) : null));
 
   let head = null;
@@ -91,16 +91,17 @@ async function showHourly(chart, container, signal) {
     rows,
     empty: "No orders placed today yet.",
   }));
-  const hours = [...new Set(rows.map((row) => row.hour))].sort();
-  const counts = hours.map((hour) => rows.filter((row) => row.hour === hour).reduce((sum, row) => sum + row.orders, 0));
-  if (hours.length === 0) {
-    replace(chart, h("p", { class: "empty" }, "No orders placed today yet."));
-    return;
-  }
+  // Every hour of the day so far, an hour without orders drawn as zero.
+  const start = Date.parse(`${utcDay()}T00:00:00Z`) / 1000;
+  const hoursSoFar = new Date().getUTCHours() + 1;
+  const x = Array.from({ length: hoursSoFar }, (_, hour) => start + hour * 3600);
+  const counts = x.map((at) => rows.filter((row) => Date.parse(row.hour) / 1000 === at).reduce((sum, row) => sum + row.orders, 0));
   await barChart(chart, {
-    x: hours.map((hour) => Date.parse(hour) / 1000),
+    x,
+    step: 3600,
     series: [{ label: "Orders", values: counts }],
-    describe: `Orders placed per hour today: ${hours.map((hour, index) => `${hour.slice(11, 16)} ${counts[index]}`).join(", ")}`,
+    whole: true,
+    describe: `Orders placed per hour today (UTC): ${x.map((at, hour) => `${String(hour).padStart(2, "0")}:00 ${counts[hour]}`).filter((_, hour) => counts[hour] > 0).join(", ") || "none yet"}`,
   });
 }
 
