@@ -65,7 +65,11 @@ async fn main() {
             values.sort_by(f64::total_cmp);
             let p50 = values[values.len() / 2];
             let max = values[values.len() - 1];
-            println!("name=console_{page}_{measure} ops={RUNS} p50_ms={p50:.0} max_ms={max:.0}");
+            let all: Vec<String> = values.iter().map(|value| format!("{value:.0}")).collect();
+            println!(
+                "name=console_{page}_{measure} ops={RUNS} p50_ms={p50:.0} max_ms={max:.0} all_ms={}",
+                all.join(",")
+            );
         }
     }
     client.close().await.ok();

@@ -19,18 +19,31 @@ export function forgetKey() {
 
 /** An answer other than 2xx: its status and problem document, and a sentence for people. */
 export class ApiError extends Error {
-  constructor(status, problem) {
-    super(words(status, problem));
+  constructor(status, problem, retryAfter = null) {
+    super(words(status, problem, retryAfter));
     this.status = status;
     this.problem = problem || {};
+    this.retryAfter = retryAfter;
+  }
+
+  /**
+   * Whether the command may have been applied, or may still be: no answer came (status 0), or a timeout, a rate
+   * limit, a server error, or a `Retry-After` (an attempt with this key still running). Sent again with the same
+   * `Idempotency-Key`, it is applied at most once and answers as the first attempt did.
+   */
+  get outcomeUnknown() {
+    return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500 || this.retryAfter !== null;
   }
 }
 
 /** What went wrong, in words: the problem's detail, with the field or the state it names. */
-export function words(status, problem) {
+export function words(status, problem, retryAfter = null) {
   if (!problem || typeof problem !== "object") return `The server answered ${status}.`;
   const kind = String(problem.type || "").replace("/problems/", "");
   const detail = problem.detail || problem.title || `The server answered ${status}.`;
+  if (kind === "version-conflict" && retryAfter !== null) {
+    return "The same request is still being carried out; send it again in a moment to see its outcome.";
+  }
   switch (kind) {
     case "unauthorized": return "The key was not accepted (revoked, expired or mistyped). Sign in again.";
     case "forbidden": return `This key's role may not do that. ${detail}`;
@@ -85,7 +98,7 @@ async function send(path, { method = "GET", body, headers = {}, signal, key = st
     let problem = null;
     try { problem = await response.json(); } catch { /* not a problem document */ }
     if (response.status === 401 && key === storedKey()) session.onRefused();
-    throw new ApiError(response.status, problem);
+    throw new ApiError(response.status, problem, response.headers.get("Retry-After"));
   }
   return response;
 }
@@ -110,6 +123,18 @@ export async function call(path, { method = "GET", body, idempotencyKey, ifMatch
 /** GET and the JSON answer. */
 export async function get(path, options = {}) {
   return (await call(path, options)).data;
+}
+
+/** Every item of a list, following its `next_cursor` page after page (`params` without `cursor`). */
+export async function getAll(path, params = {}, options = {}) {
+  const items = [];
+  let cursor;
+  do {
+    const page = await get(`${path}${query({ ...params, limit: 500, cursor })}`, options);
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return items;
 }
 
 /** Downloads `path` (asked for as `accept`) as the file `filename`, through a blob: the key stays in the header. */
@@ -174,6 +199,7 @@ export async function tail(params, onEvent, signal, onState = () => {}) {
           if (data) onEvent(JSON.parse(data));
         }
       }
+      onState("reconnecting");
     } catch (error) {
       if (signal.aborted) return;
       onState(error instanceof ApiError && error.status === 403 ? "forbidden" : "reconnecting");
@@ -186,8 +212,9 @@ export async function tail(params, onEvent, signal, onState = () => {}) {
 /**
  * Makes `form` send one command on submit: `send(idempotencyKey)` calls the API, then `done(answer)` runs, or
  * `failed(error)` with the refusal. The form's controls are disabled meanwhile (a double click sends once), and
- * its Idempotency-Key is kept when the server could not be reached, so sending again is applied at most once;
- * after an answer the next submit is a new command with a new key.
+ * its Idempotency-Key is kept while the outcome is unknown (no answer, a timeout, a server error, an attempt
+ * still running), so sending again is applied at most once; after a definite answer the next submit is a new
+ * command with a new key.
  */
 export function onCommand(form, send, { done, failed }) {
   let idempotencyKey = newIdempotencyKey();
@@ -200,7 +227,7 @@ export function onCommand(form, send, { done, failed }) {
         await done(answer);
       } catch (error) {
         if (error.name === "AbortError") return;
-        if (!(error instanceof ApiError) || error.status !== 0) idempotencyKey = newIdempotencyKey();
+        if (!(error instanceof ApiError) || !error.outcomeUnknown) idempotencyKey = newIdempotencyKey();
         failed(error);
       }
     });

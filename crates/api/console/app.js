@@ -29,6 +29,8 @@ const sessionArea = document.getElementById("session");
 let me = null;
 /** Stops the page on screen (its timers, its live tail) when another replaces it. */
 let leaving = new AbortController();
+/** What the last command did, said on the next page (kept here, never in the address, which anyone can write). */
+let flash = null;
 
 function can(access) {
   return Boolean(me && me.accesses.includes(access));
@@ -53,7 +55,9 @@ function showSignIn(message) {
   replace(nav);
   replace(sessionArea);
   document.title = "Sign in · Tally console";
-  const input = h("input", { name: "key", type: "password", autocomplete: "off", required: true, spellcheck: "false" });
+  // No `name`: the key is never a form field a browser could submit (and the CSP's `form-action 'none'` forbids
+  // submitting any form natively).
+  const input = h("input", { id: "api-key", type: "password", autocomplete: "off", required: true, spellcheck: "false" });
   const status = notice();
   const form = h("form", { class: "stack", novalidate: true },
     field("API key", input, "The key stays in this browser tab only and is sent in the Authorization header."),
@@ -125,13 +129,14 @@ function route() {
     return;
   }
   document.title = `${entry.label} · Tally console`;
-  const context = { me, can, signal: leaving.signal, navigate, args: rest, params: new URLSearchParams(search) };
+  const context = { me, can, signal: leaving.signal, navigate, args: rest, params: new URLSearchParams(search), flash };
+  flash = null;
   replace(main, h("p", { class: "loading" }, "Loading…"));
   delete main.dataset.ready;
   Promise.resolve(entry.page.render(main, context)).then(() => {
     if (context.signal.aborted) return;
-    // What tests and the benchmark wait for: the page drawn with its data.
-    main.dataset.ready = entry.path;
+    // What tests and the benchmark wait for: the page drawn with its data (its route, without the query).
+    main.dataset.ready = where;
     performance.mark("tally:page-ready", { detail: entry.path });
     focusHeading();
   }, (error) => {
@@ -151,7 +156,9 @@ function focusHeading() {
   }
 }
 
-function navigate(path) {
+/** Opens `#/<path>`, saying `message` there (what a command just did). */
+function navigate(path, message = null) {
+  flash = message;
   if (location.hash === `#/${path}`) route();
   else location.hash = `#/${path}`;
 }

@@ -30,6 +30,8 @@ export async function barChart(container, { x, step, series, describe, whole = f
   // Ticks on whole hours or days (UTC, as the page's figures), labelled "05:00" or "12-05".
   const tick = (at) => new Date(at * 1000).toISOString().slice(step < 86_400 ? 11 : 5, step < 86_400 ? 16 : 10);
   const uPlot = await loadUplot();
+  // A chart drawn again (the overview's refresh) replaces the last one, its listeners included.
+  container.chart?.destroy();
   container.replaceChildren();
   container.setAttribute("role", "img");
   container.setAttribute("aria-label", describe);
@@ -52,8 +54,14 @@ export async function barChart(container, { x, step, series, describe, whole = f
   };
   const plot = new uPlot(options, [x, ...series.map((one) => one.values)], container);
   const resize = () => {
-    if (!container.isConnected) { window.removeEventListener("resize", resize); plot.destroy(); return; }
+    if (!container.isConnected) { destroy(); return; }
     plot.setSize({ width: Math.max(container.clientWidth, 280), height: 220 });
   };
+  const destroy = () => {
+    window.removeEventListener("resize", resize);
+    plot.destroy();
+    container.chart = null;
+  };
   window.addEventListener("resize", resize);
+  container.chart = { destroy };
 }

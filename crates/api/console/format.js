@@ -1,32 +1,39 @@
 // How figures read on the page: money from minor units, counts with separators, times in UTC (the API's days are
 // UTC days, so the console shows UTC throughout and says so).
 
+/**
+ * ISO 4217's minor units where they are not 2 (the API's amounts are in these units). Not the browser's own
+ * currency data, which follows local usage (it shows HUF or IQD without decimals) and changes between versions.
+ */
+const EXPONENTS = {
+  BIF: 0, CLP: 0, DJF: 0, GNF: 0, ISK: 0, JPY: 0, KMF: 0, KRW: 0, PYG: 0, RWF: 0, UGX: 0, UYI: 0, VND: 0, VUV: 0,
+  XAF: 0, XOF: 0, XPF: 0,
+  BHD: 3, IQD: 3, JOD: 3, KWD: 3, LYD: 3, OMR: 3, TND: 3,
+  CLF: 4, UYW: 4,
+};
+
+/** The number of minor units in one unit of `currency` (100 for EUR, 1 for JPY, 1000 for KWD). */
+export function minorUnits(currency) {
+  return 10 ** (EXPONENTS[currency] ?? 2);
+}
+
 const moneyFormats = new Map();
 
 /** `money(1999, "EUR")` -> "€19.99"; `money({amount, currency})` too. */
 export function money(amount, currency) {
   if (amount && typeof amount === "object") return money(amount.amount, amount.currency);
   if (amount === null || amount === undefined) return "";
+  const digits = EXPONENTS[currency] ?? 2;
   let format = moneyFormats.get(currency);
   if (!format) {
     try {
-      format = new Intl.NumberFormat("en", { style: "currency", currency });
+      format = new Intl.NumberFormat("en", { style: "currency", currency, minimumFractionDigits: digits, maximumFractionDigits: digits });
     } catch {
-      format = { format: (value) => `${value} ${currency}`, resolvedOptions: () => ({ maximumFractionDigits: 2 }) };
+      format = { format: (value) => `${value.toFixed(digits)} ${currency}` };
     }
     moneyFormats.set(currency, format);
   }
-  const digits = format.resolvedOptions().maximumFractionDigits;
   return format.format(Number(amount) / 10 ** digits);
-}
-
-/** The number of minor units in one unit of `currency` (100 for EUR, 1 for JPY). */
-export function minorUnits(currency) {
-  try {
-    return 10 ** new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
-  } catch {
-    return 100;
-  }
 }
 
 const counts = new Intl.NumberFormat("en");

@@ -24,7 +24,7 @@ use crate::AppState;
 
 /// What the console's pages may load and do: everything from this origin, nothing inline, never in a frame.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+     img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// One file of the console, as compiled in.
 struct Asset {

@@ -26,9 +26,9 @@ export const keys = {
         { label: "Name", value: (row) => row.name },
         { label: "Role", value: (row) => row.role },
         { label: "Ends in", value: (row) => `…${row.hint}`, mono: true, narrow: false },
-        { label: "Issued", value: (row) => [time(row.created_at), h("br"), h("span", { class: "meta" }, `by ${row.created_by}`)], narrow: false },
+        { label: "Issued", value: (row) => [time(row.created_at), h("br"), h("span", { class: "meta" }, `by ${row.created_by ?? "?"}`)], narrow: false },
         { label: "Last used", value: (row) => time(row.last_used_at), narrow: false },
-        { label: "State", value: (row) => (row.revoked_at ? [badge("revoked"), h("br"), h("span", { class: "meta" }, `${time(row.revoked_at)} by ${row.revoked_by}`)] : badge("active")) },
+        { label: "State", value: (row) => (row.revoked_at ? [badge("revoked"), h("br"), h("span", { class: "meta" }, `${time(row.revoked_at)} by ${row.revoked_by ?? "?"}`)] : badge("active")) },
         { label: "", value: (row) => (row.revoked_at || row.id === me.key_id ? "" : revokeButton(row)) },
       ],
       load: (cursor) => get(`/v1/keys${query({ cursor, limit: 50 })}`, { signal }),
@@ -104,22 +104,21 @@ export const webhooks = {
   },
 };
 
-async function renderWebhook(main, { signal, navigate, params }, id) {
-  const { data: webhook, etag } = await call(`/v1/webhooks/${encodeURIComponent(id)}`, { signal });
-  const version = etag ? etag.replaceAll('"', "") : undefined;
+async function renderWebhook(main, { signal, navigate, flash }, id) {
+  const webhook = await get(`/v1/webhooks/${encodeURIComponent(id)}`, { signal });
   const outcome = notice();
-  if (params.get("done")) outcome.show("ok", params.get("done"));
+  if (flash) outcome.show("ok", flash);
   const command = (name, label, path, inputs, body, { method = "POST", danger = false } = {}) => {
     const form = h("form", { id: `webhook-${name}` }, h("fieldset", {}, h("legend", {}, label), inputs,
       h("button", { type: "submit", class: danger ? "danger" : undefined }, label)));
     // Rotating and deleting take no Idempotency-Key (like subscribing): sent again, they are refused, not repeated.
     const idempotent = method === "POST" && path !== "/secret";
     return onCommand(form, (idempotencyKey) => call(`/v1/webhooks/${webhook.id}${path}`,
-      { method, body: body(form), ifMatch: version, idempotencyKey: idempotent ? idempotencyKey : undefined }), {
+      { method, body: body(form), idempotencyKey: idempotent ? idempotencyKey : undefined }), {
       done: ({ data }) => {
         if (name === "delete") navigate("webhooks");
         else if (name === "rotate") replace(main.querySelector("#rotated"), shownOnce("The new signing secret", data.secret));
-        else navigate(`webhooks/${webhook.id}?done=${encodeURIComponent(`${label}: done.`)}&t=${Date.now()}`);
+        else navigate(`webhooks/${webhook.id}`, `${label}: done.`);
       },
       failed: (error) => outcome.show("error", `${label}: ${error.message}`),
     });

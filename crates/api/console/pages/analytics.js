@@ -1,7 +1,7 @@
 // Analytics: sales by day (a chart over its table), the top products and the demand lost to missing stock, for
 // a range of UTC days. Each table downloads as CSV, the same rows the API answers with `Accept: text/csv`.
 
-import { downloadCsv, get, query } from "../api.js";
+import { downloadCsv, get, getAll, query } from "../api.js";
 import { barChart } from "../chart.js";
 import { field, h, notice, pagedTable, replace, select, values } from "../dom.js";
 import { minorUnits, money, number, utcDay } from "../format.js";
@@ -88,7 +88,7 @@ export async function render(main, { params, signal }) {
 
 /** Net revenue per day, in the currency with the most revenue in the range (one chart, one unit). */
 async function drawChart(container, range, signal) {
-  const rows = (await get(`/v1/analytics/sales${query({ ...range, limit: 500 })}`, { signal })).items;
+  const rows = await getAll("/v1/analytics/sales", range, { signal });
   const totals = new Map();
   for (const row of rows) totals.set(row.currency, (totals.get(row.currency) || 0) + row.net_revenue_amount);
   const currency = [...totals.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];

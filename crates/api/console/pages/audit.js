@@ -22,7 +22,7 @@ export async function render(main, { signal }) {
 }
 
 function verification() {
-  const result = h("div", { id: "verification-result", "aria-live": "polite" });
+  const result = h("div", { id: "verification-result" });
   const form = h("form", { class: "inline", id: "verify" },
     field("Stream (empty: every stream)", h("input", { name: "stream", size: 30, spellcheck: "false", placeholder: "order-…" })),
     h("button", { type: "submit" }, "Verify"));
@@ -154,13 +154,22 @@ function eventLog(signal) {
     current = { ...chosen, from_time: fromLocalInput(chosen.from_time), to_time: fromLocalInput(chosen.to_time) };
     list.reload();
   });
-  const exportAs = (format, label) => h("button", { type: "button", class: "secondary", "data-export": format, onclick: () =>
-    download(`/v1/export${query({ ...current, format })}`, `tally-export-${format}.jsonl`, "application/x-ndjson, application/json")
-      .catch((error) => problems.show("error", error.message)) }, label);
+  // The export is held in the tab until it is saved (a blob: the key must travel in a header); for the whole of a
+  // large log, `tally export` or curl stream it to a file instead.
+  const exportAs = (format, label) => {
+    const button = h("button", { type: "submit", class: "secondary" }, label);
+    const form = h("form", { class: "inline", "data-export": format }, button);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      busy(form, () => download(`/v1/export${query({ ...current, format })}`, `tally-export-${format}.jsonl`, "application/x-ndjson, application/json")
+        .catch((error) => problems.show("error", error.message)));
+    });
+    return form;
+  };
   return h("section", { class: "card wide", "aria-labelledby": "log-title" },
     h("h2", { id: "log-title" }, "The event log"),
     filters,
     h("div", { class: "toolbar" }, exportAs("jsonl", "Export as JSON lines"), exportAs("cloudevents", "Export as CloudEvents")),
-    h("p", { class: "meta" }, "The export holds every event the filters match, up to the log's head when it starts."),
+    h("p", { class: "meta" }, "The export holds every event the filters applied above match, up to the log's head when it starts; it is kept in this tab until saved (for a whole large log, use `tally export`)."),
     problems, list);
 }

@@ -1,8 +1,8 @@
 // Inventory: stock per SKU and location (all, or only what runs low), one SKU's ledger of movements, receipts
 // and adjustments for back-office roles, and the catalog (register, reprice, discontinue).
 
-import { call, get, onCommand, query } from "../api.js";
-import { field, h, notice, pagedTable, replace, select, table, values } from "../dom.js";
+import { call, get, getAll, onCommand, query } from "../api.js";
+import { field, h, notice, pagedTable, replace, select, suggesting, table, values } from "../dom.js";
 import { badge, minorUnits, money, number, shortId, time } from "../format.js";
 
 const REASONS = [["count_correction", "count correction (+/-)"], ["damaged", "damaged (-)"], ["lost", "lost (-)"], ["found", "found (+)"]];
@@ -55,14 +55,14 @@ async function renderStock(main, { can, params, signal, navigate }) {
 
 /** Receipts and adjustments: one form each, for any SKU of the catalog. */
 async function stockForms(outcome, navigate, signal) {
-  const skus = (await get("/v1/products?limit=500", { signal })).items.map((product) => product.sku);
+  const choices = (await getAll("/v1/products", {}, { signal })).map((product) => [product.sku, product.name]);
   const command = (id, legend, path, inputs, body) => {
-    const form = h("form", { id }, h("fieldset", {}, h("legend", {}, legend), field("SKU", select("sku", skus)), inputs, h("button", { type: "submit" }, legend)));
+    const form = h("form", { id }, h("fieldset", {}, h("legend", {}, legend), field("SKU", suggesting("sku", choices, { required: true, maxlength: 64 })), inputs, h("button", { type: "submit" }, legend)));
     const sku = () => form.elements.sku.value;
     return onCommand(form,
       (idempotencyKey) => call(`/v1/inventory/${encodeURIComponent(sku())}/${path}`, { method: "POST", body: body(form), idempotencyKey }),
       {
-        done: (answer) => navigate(`inventory/${encodeURIComponent(sku())}?after=${answer.position}&done=${encodeURIComponent(`${legend}: recorded.`)}`),
+        done: (answer) => navigate(`inventory/${encodeURIComponent(sku())}${query({ after: answer.position })}`, `${legend}: recorded.`),
         failed: (error) => outcome.show("error", `${legend}: ${error.message}`),
       });
   };
@@ -85,11 +85,11 @@ function pick(object, names) {
   return Object.fromEntries(names.filter((name) => object[name] !== undefined).map((name) => [name, object[name]]));
 }
 
-async function renderSku(main, { can, params, signal }, sku) {
+async function renderSku(main, { can, params, signal, flash }, sku) {
   const after = params.get("after");
   const stock = await get(`/v1/inventory/${encodeURIComponent(sku)}${query({ min_position: after })}`, { signal });
   const outcome = notice();
-  if (params.get("done")) outcome.show("ok", params.get("done"));
+  if (flash) outcome.show("ok", flash);
   replace(main,
     h("p", {}, h("a", { href: "#/inventory" }, "← All stock")),
     h("h1", {}, "Stock of ", h("span", { class: "mono" }, stock.sku)),
@@ -132,9 +132,9 @@ function signed(value) {
   return value > 0 ? `+${number(value)}` : number(value);
 }
 
-async function renderCatalog(main, { can, params, signal, navigate }) {
+async function renderCatalog(main, { can, params, signal, navigate, flash }) {
   const outcome = notice();
-  if (params.get("done")) outcome.show("ok", params.get("done"));
+  if (flash) outcome.show("ok", flash);
   const after = params.get("after");
   const sections = [h("h1", {}, "Catalog"), tabs("catalog"), outcome];
   /** Makes `form` send the catalog command `request()` describes: `{path, body, done}` (what to say after). */
@@ -144,7 +144,7 @@ async function renderCatalog(main, { can, params, signal, navigate }) {
       sent = request();
       return call(sent.path, { method: "POST", body: sent.body, idempotencyKey });
     }, {
-      done: (answer) => navigate(`inventory/catalog?after=${answer.position}&done=${encodeURIComponent(sent.done)}`),
+      done: (answer) => navigate(`inventory/catalog${query({ after: answer.position })}`, sent.done),
       failed: (error) => outcome.show("error", error.message),
     });
   };

@@ -3,8 +3,8 @@
 // one command: sent with an Idempotency-Key (a double click or a retry is applied once) and If-Match with the
 // version on screen (acting on a stale page is refused in words, not applied).
 
-import { call, get, onCommand, query } from "../api.js";
-import { field, h, notice, pagedTable, replace, select, table, values } from "../dom.js";
+import { call, get, getAll, onCommand, query } from "../api.js";
+import { field, h, notice, pagedTable, replace, select, suggesting, table, values } from "../dom.js";
 import { badge, fromLocalInput, minorUnits, money, number, shortId, time } from "../format.js";
 
 const STATUSES = ["pending", "confirmed", "paid", "partially_shipped", "shipped", "delivered", "rejected", "cancelled", "expired"];
@@ -76,12 +76,12 @@ function findOrderForm(navigate) {
 
 /** Place an order: a customer and lines of active products. */
 async function placeOrderForm(navigate, signal) {
-  const products = (await get("/v1/products?status=active&limit=500", { signal })).items;
-  const options = products.map((product) => [product.sku, `${product.sku} · ${product.name} · ${money(product.price)}`]);
+  const products = await getAll("/v1/products", { status: "active" }, { signal });
+  const choices = products.map((product) => [product.sku, `${product.name} · ${money(product.price)}`]);
   const lines = h("div", { class: "lines" });
   const addLine = () => {
     const line = h("div", { class: "line" },
-      field("Product", select("sku", options)),
+      field("Product (SKU)", suggesting("sku", choices, { required: true, maxlength: 64 })),
       field("Quantity", h("input", { name: "quantity", type: "number", min: 1, max: 1000000, value: 1, required: true })),
       h("button", { type: "button", class: "secondary", onclick: () => { if (lines.children.length > 1) line.remove(); } }, "Remove line"));
     lines.append(line);
@@ -102,7 +102,7 @@ async function placeOrderForm(navigate, signal) {
       quantity: Number(line.querySelector("[name=quantity]").value),
     })),
   } }), {
-    done: (answer) => navigate(`orders/${answer.data.order_id}?after=${answer.position}`),
+    done: (answer) => navigate(`orders/${answer.data.order_id}${query({ after: answer.position })}`, "Order placed."),
     failed: (error) => status.show("error", error.message),
   });
   return h("section", { class: "card", "aria-labelledby": "place-title" },
@@ -115,7 +115,7 @@ async function renderOrder(main, context, id) {
   const after = params.get("after");
   const order = await get(`/v1/orders/${encodeURIComponent(id)}${query({ min_position: after })}`, { signal });
   const outcome = notice();
-  if (params.get("done")) outcome.show("ok", params.get("done"));
+  if (context.flash) outcome.show("ok", context.flash);
   replace(main,
     h("p", {}, h("a", { href: "#/orders" }, "← All orders")),
     h("h1", {}, "Order ", h("span", { class: "mono" }, order.order_id)),
@@ -186,7 +186,7 @@ async function history(order, signal) {
       h("span", { class: "what" }, event.event_type), " · ", time(event.recorded_at), " · by ",
       h("strong", {}, event.metadata?.actor_name || step.actor || event.metadata?.actor || "unknown"),
       h("div", { class: "meta" }, `Version ${event.stream_version}, position ${event.position}; after it: `,
-        badge(state.status), state.paid ? ` paid ${money(state.paid)}` : ""),
+        badge(state.status), state.paid?.amount > 0 ? ` paid ${money(state.paid)}` : ""),
       h("details", {}, h("summary", {}, "Event data"), h("pre", {}, JSON.stringify(event.data, null, 2))));
   }));
 }
@@ -213,7 +213,7 @@ function actions(order, context, outcome) {
     return onCommand(form,
       (idempotencyKey) => call(`/v1/orders/${order.order_id}/${path}`, { method: "POST", body: body(form), idempotencyKey, ifMatch: order.version }),
       {
-        done: (answer) => navigate(`orders/${order.order_id}?after=${answer.position}&done=${encodeURIComponent(`${legend}: done.`)}`),
+        done: (answer) => navigate(`orders/${order.order_id}${query({ after: answer.position })}`, `${legend}: done.`),
         failed: (error) => {
           outcome.show("error", `${legend}: ${error.message}`);
           outcome.scrollIntoView({ block: "nearest" });

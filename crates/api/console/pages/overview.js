@@ -4,8 +4,8 @@
 
 import { get, query, tail } from "../api.js";
 import { barChart } from "../chart.js";
-import { field, h, notice, replace, table } from "../dom.js";
-import { badge, clock, money, number, seconds, shortId, utcDay } from "../format.js";
+import { h, notice, replace, table } from "../dom.js";
+import { badge, clock, money, number, seconds, shortId, time, utcDay } from "../format.js";
 
 const LOW_STOCK_BELOW = 10;
 
@@ -27,26 +27,29 @@ export async function render(main, { can, signal }) {
       h("section", { class: "card", "aria-labelledby": "low-title" }, h("h2", { id: "low-title" }, `Low stock (fewer than ${LOW_STOCK_BELOW} available)`), lowStock),
       h("section", { class: "card wide", "aria-labelledby": "hourly-title" }, h("h2", { id: "hourly-title" }, "Orders placed per hour today (UTC)"),
         hourlyChart, h("details", {}, h("summary", {}, "The figures as a table"), hourlyTable)),
-      h("section", { class: "card wide", "aria-labelledby": "lag-title" }, h("h2", { id: "lag-title" }, "Read models and consumers"), followers),
-      can("audit") ? liveTail(signal) : null));
+      h("section", { class: "card wide", "aria-labelledby": "lag-title" }, h("h2", { id: "lag-title" }, "Read models and consumers"), followers)));
 
-  let head = null;
+  // The figures are read again when a read model has moved (not merely the log's head: a read model catching up
+  // after the last append must still show), and marked as read only once every one of them loaded.
+  let shown = null;
   async function refresh() {
     const status = await get("/v1/projections", { signal });
     showFollowers(followers, status);
-    if (status.head !== head) {
-      head = status.head;
+    const positions = status.items.map((item) => `${item.name}:${item.position}`).join(",");
+    if (positions !== shown) {
       await Promise.all([
         showToday(today, signal),
         showHourly(hourlyChart, hourlyTable, signal),
         showStatuses(statuses, signal),
         showLowStock(lowStock, signal),
       ]);
+      shown = positions;
     }
-    replace(updated, `Log head at position ${number(head)}; checked ${clock(new Date())} UTC, again every 2 s.`);
-    main.dataset.head = String(head);
+    replace(updated, `Log head at position ${number(status.head)}; checked ${clock(new Date())} UTC, again every 2 s.`);
+    return status.head;
   }
-  await refresh();
+  const head = await refresh();
+  if (can("audit")) main.querySelector(".grid").append(liveTail(head, signal));
   (async () => {
     while (!signal.aborted) {
       await new Promise((resume) => setTimeout(resume, 2000));
@@ -144,21 +147,26 @@ function showFollowers(container, status) {
       { label: "State", value: (row) => badge(row.state) },
       { label: "Lag (events)", value: (row) => number(row.lag_events), numeric: true },
       { label: "Lag", value: (row) => (row.lag_seconds === undefined ? "" : seconds(row.lag_seconds)), numeric: true, narrow: false },
-      { label: "Problem", value: (row) => row.failure || row.last_interruption || "", narrow: false },
+      { label: "Problem", value: problem, narrow: false },
     ],
     rows,
   }));
 }
 
-/** The newest events, live from the SSE tail, newest first (at most 25 kept). */
-function liveTail(signal) {
+/** A follower's failure (it stopped) or the error that last interrupted it (it went on), in words. */
+function problem(row) {
+  if (row.failure) return `Stopped at position ${number(row.failure.position)}: ${row.failure.error}`;
+  if (row.last_interruption) return `Interrupted ${time(row.last_interruption.at)}: ${row.last_interruption.error}`;
+  return "";
+}
+
+/** The newest events, live from the SSE tail after `head` (the ten before it too), newest first (25 kept). */
+function liveTail(head, signal) {
   const list = h("ol", { class: "tail", id: "live-events", reversed: true });
   const state = h("span", { class: "meta", id: "tail-state" }, "connecting…");
   const section = h("section", { class: "card wide", "aria-labelledby": "tail-title" },
     h("h2", { id: "tail-title" }, "Newest events, live"), state, list);
   (async () => {
-    const page = await get("/v1/events?limit=1&after=0", { signal }).catch(() => null);
-    const head = page ? page.head_position ?? 0 : 0;
     await tail({ after: Math.max(0, head - 10) }, (event) => {
       list.prepend(h("li", { "data-position": event.position },
         h("span", { class: "mono" }, `#${event.position}`),
