@@ -304,6 +304,12 @@ async fn the_overview_follows_the_log_live() {
     for session in [&auditor, &operator] {
         assert_eq!(unexpected_errors(session, &[]).await, Vec::<String>::new());
     }
+    // Opened again and again, the overview still appears: each live tail ends with its page (a browser holds six
+    // connections to a server; tails left open made the seventh load wait a minute).
+    for load in 0..8 {
+        auditor.goto(&format!("{}/?load={load}#/overview", console.base)).await.unwrap();
+        wait_for(&auditor, "main[data-ready='overview']").await;
+    }
     auditor.close().await;
     operator.close().await;
 }

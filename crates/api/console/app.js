@@ -168,6 +168,9 @@ document.getElementById("skip-link").addEventListener("click", (event) => {
   main.focus();
 });
 window.addEventListener("hashchange", route);
+// Leaving the console (a reload, another address) ends the page's requests at once: an open live tail would
+// otherwise keep its connection, and a browser allows only six to one server.
+window.addEventListener("pagehide", () => leaving.abort());
 
 async function start() {
   const key = storedKey();
