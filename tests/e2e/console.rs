@@ -446,6 +446,34 @@ fn load_id() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
 }
 
+#[tokio::test]
+async fn a_list_pages_forwards_and_back_and_keeps_the_keyboard_on_the_pager() {
+    let console = Console::start().await;
+    // 27 orders: a page of 25 and a page of 2.
+    let receipt = json!({ "quantity": 30 });
+    post_expect(&format!("{}/v1/inventory/{}/receipts", console.base, SKUS[0]), &receipt, 201).await;
+    for _ in 0..27 {
+        place_order(&console.base, SKUS[0], 1).await;
+    }
+    wait_until_caught_up(&console.base, Duration::from_secs(30)).await;
+    let session = console.signed_in("analyst", DESKTOP).await;
+    console.open(&session, "orders").await;
+    let rows = "return document.querySelectorAll('.paged tbody tr').length";
+    assert_eq!(run(&session, rows).await, json!(25));
+    click(&session, ".pager button:nth-of-type(2)").await; // Next page
+    wait_for_text(&session, ".pager [role=status]", "Page 2").await;
+    assert_eq!(run(&session, rows).await, json!(2));
+    // "Next" ran out: the keyboard is on "Previous", which goes back.
+    let focused = run(&session, "return document.activeElement.textContent").await;
+    assert_eq!(focused, json!("Previous page"));
+    let previous = session.active_element().await.unwrap();
+    previous.send_keys("\u{e007}").await.unwrap();
+    wait_for_text(&session, ".pager [role=status]", "Page 1").await;
+    assert_eq!(run(&session, rows).await, json!(25));
+    assert_eq!(unexpected_errors(&session, &[]).await, Vec::<String>::new());
+    session.close().await;
+}
+
 /// Every page at both widths: drawn with its data, no console error or CSP violation, every control labelled,
 /// nothing wider than the screen; a screenshot of each.
 #[tokio::test]
