@@ -429,15 +429,29 @@ async fn an_admin_issues_and_revokes_a_key_and_pauses_and_resumes_a_webhook_thro
     let secret = wait_for(&admin, "input[data-secret]").await.prop("value").await.unwrap().expect("its secret");
     assert!(secret.starts_with("whsec_"), "the secret shown: {secret}");
     click(&admin, "#webhook-outcome a").await;
+    wait_for(&admin, "#webhook-pause").await;
+    let path = run(&admin, "return location.hash.slice(2)").await;
+    let path = path.as_str().expect("the webhook's page").to_owned();
+    // Paused meanwhile by someone else: this page's pause is refused, not applied over it.
+    let url = format!("{}/v1/{path}/pause", console.base);
+    post_expect(&url, &json!({ "reason": "maintenance elsewhere" }), 200).await;
+    type_into(&admin, "#webhook-pause input[name=reason]", "receiver moving").await;
+    click(&admin, "#webhook-pause button[type=submit]").await;
+    wait_for_text(&admin, "[role=alert]", "changed since the page was loaded").await;
+    // Opened again (a new document: the same address would not reload it), the page shows the pause.
+    admin.goto(&format!("{}/?load={}#/{path}", console.base, load_id())).await.unwrap();
+    wait_for_text(&admin, "main", "Paused: maintenance elsewhere").await;
+    click(&admin, "#webhook-resume button[type=submit]").await;
+    wait_for(&admin, "#webhook-pause").await;
     type_into(&admin, "#webhook-pause input[name=reason]", "receiver moving").await;
     click(&admin, "#webhook-pause button[type=submit]").await;
     wait_for_text(&admin, "main", "Paused: receiver moving").await;
     click(&admin, "#webhook-resume button[type=submit]").await;
-    wait_for_text(&admin, "main .badge", "active").await;
+    wait_for(&admin, "#webhook-pause").await;
     let (_, hooks) = get_json(&format!("{}/v1/webhooks", console.base)).await;
     assert_eq!(hooks["items"][0]["status"], "active", "{hooks}");
     assert_eq!(hooks["items"][0]["event_types"], json!(["OrderPlaced", "OrderShipped"]), "{hooks}");
-    assert_eq!(unexpected_errors(&admin, &[]).await, Vec::<String>::new());
+    assert_eq!(unexpected_errors(&admin, &[("/pause", 412)]).await, Vec::<String>::new());
     admin.close().await;
 }
 

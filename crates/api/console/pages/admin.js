@@ -105,7 +105,9 @@ export const webhooks = {
 };
 
 async function renderWebhook(main, { signal, navigate, flash }, id) {
-  const webhook = await get(`/v1/webhooks/${encodeURIComponent(id)}`, { signal });
+  const { data: webhook, etag } = await call(`/v1/webhooks/${encodeURIComponent(id)}`, { signal });
+  // The version on screen: a command on a page someone else made stale is refused (412), not applied.
+  const version = etag?.replaceAll('"', "");
   const outcome = notice();
   if (flash) outcome.show("ok", flash);
   const command = (name, label, path, inputs, body, { method = "POST", danger = false } = {}) => {
@@ -114,7 +116,7 @@ async function renderWebhook(main, { signal, navigate, flash }, id) {
     // Rotating and deleting take no Idempotency-Key (like subscribing): sent again, they are refused, not repeated.
     const idempotent = method === "POST" && path !== "/secret";
     return onCommand(form, (idempotencyKey) => call(`/v1/webhooks/${webhook.id}${path}`,
-      { method, body: body(form), idempotencyKey: idempotent ? idempotencyKey : undefined }), {
+      { method, body: body(form), ifMatch: version, idempotencyKey: idempotent ? idempotencyKey : undefined }), {
       done: ({ data }) => {
         if (name === "delete") navigate("webhooks");
         else if (name === "rotate") replace(main.querySelector("#rotated"), shownOnce("The new signing secret", data.secret));

@@ -11,7 +11,7 @@
 //! - `GET /v1/webhooks/{id}/deliveries[?limit=&cursor=]`: the attempts, newest first.
 
 use super::dto;
-use super::headers::{command_response, IfMatch, RequestMeta};
+use super::headers::{command_response, etag, IfMatch, RequestMeta};
 use crate::auth::{Access, ApiRoutes};
 use crate::error::{internal, unavailable};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -20,7 +20,7 @@ use crate::problem::{Problem, ProblemKind};
 use crate::queries::{page_in_memory, page_request, ListBody, PageParams, PageQuery};
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -218,14 +218,21 @@ async fn list(State(state): State<AppState>, ApiQuery(query): ApiQuery<PageQuery
 #[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks", operation_id = "getWebhook",
     params(WebhookPath),
     responses(
-        (status = 200, description = "The subscription.", body = WebhookBody),
+        (status = 200, description = "The subscription; `ETag`: the version of its stream, for `If-Match`.",
+            body = WebhookBody, headers(("ETag" = String, description = "The subscription's stream version, as a strong ETag."))),
         (status = 404, description = "404 `not-found`: no subscription has this id (or it was deleted).",
             body = Problem, content_type = "application/problem+json"),
     ))]
 #[instrument(skip_all, fields(webhook.id = %id))]
 async fn one(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Response, Problem> {
     let webhook_id = webhook_id(&id)?;
-    Ok(Json(body(&state, webhook_id).await?).into_response())
+    let known = subscription(&state, webhook_id).await?;
+    // The version of its stream, for `If-Match` on the commands (as every command's answer carries it).
+    let version = known.version;
+    let body = bodies(&state, vec![known]).await?.remove(0);
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(header::ETAG, etag(version));
+    Ok(response)
 }
 
 /// Delete a webhook
@@ -536,11 +543,6 @@ async fn body_at(state: &AppState, webhook_id: WebhookId, position: Option<u64>)
 async fn subscription(state: &AppState, webhook_id: WebhookId) -> Result<Subscription, Problem> {
     state.webhooks.refresh().await.map_err(|error| unavailable("reading the webhooks", &error))?;
     state.webhooks.get(webhook_id).filter(|known| !known.details.deleted).ok_or_else(|| not_found(webhook_id))
-}
-
-async fn body(state: &AppState, webhook_id: WebhookId) -> Result<WebhookBody, Problem> {
-    let known = subscription(state, webhook_id).await?;
-    Ok(bodies(state, vec![known]).await?.remove(0))
 }
 
 fn not_found(webhook_id: WebhookId) -> Problem {
