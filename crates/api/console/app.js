@@ -133,7 +133,9 @@ function route() {
   flash = null;
   replace(main, h("p", { class: "loading" }, "Loading…"));
   delete main.dataset.ready;
-  Promise.resolve(entry.page.render(main, context)).then(() => {
+  Promise.resolve(entry.page.render(main, context)).then(async () => {
+    // A page is drawn once its paged tables have their first page too (each loads on its own).
+    await Promise.all([...main.querySelectorAll(".paged")].map((list) => list.ready));
     if (context.signal.aborted) return;
     // What tests and the benchmark wait for: the page drawn with its data (its route, without the query).
     main.dataset.ready = where;
