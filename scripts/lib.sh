@@ -167,8 +167,3 @@ add_bench_products() {
   done | xargs -P 8 -d '\n' -I{} curl -fs -o /dev/null -X POST -H "Authorization: Bearer $TALLY_BENCH_KEY" \
     -H 'Content-Type: application/json' -d {} "$1/v1/products"
 }
-
-# A TCP port free on 127.0.0.1 now (the kernel's choice), for a server that cannot pick its own.
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}

@@ -79,7 +79,7 @@ export function badge(status) {
   return element;
 }
 
-/** "4 minutes ago" style, for lag. */
+/** A duration in seconds for people: "250 ms", "4.2 s", "3 min" (a lag). */
 export function seconds(value) {
   if (value === null || value === undefined) return "";
   if (value < 1) return `${Math.round(value * 1000)} ms`;

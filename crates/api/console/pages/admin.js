@@ -58,7 +58,6 @@ export const keys = {
       h("section", { class: "card", "aria-labelledby": "new-key" }, h("h2", { id: "new-key" }, "Issue a key"), create, outcome),
       h("section", { class: "card", "aria-labelledby": "all-keys" }, h("h2", { id: "all-keys" }, "Keys"),
         h("p", { class: "meta" }, "The key you are signed in with cannot be revoked from here."), list));
-    await list.ready;
   },
 };
 
@@ -100,7 +99,6 @@ export const webhooks = {
       h("section", { class: "card", "aria-labelledby": "new-webhook" }, h("h2", { id: "new-webhook" }, "Subscribe a receiver"),
         h("p", { class: "meta" }, "Events are delivered in log order, signed as Standard Webhooks describes, retried for up to a day."), create, outcome),
       h("section", { class: "card", "aria-labelledby": "all-webhooks" }, h("h2", { id: "all-webhooks" }, "Subscriptions"), list));
-    await list.ready;
   },
 };
 

@@ -68,7 +68,7 @@ export async function render(main, { params, signal }) {
       load: pages("lost-demand"),
       empty: "No demand lost in these days.",
     }));
-    await Promise.all([salesTable.ready, drawChart(chart, range, signal)]);
+    await drawChart(chart, range, signal);
   };
 
   form.addEventListener("submit", (event) => {

@@ -12,12 +12,12 @@ const BREAKS = {
   head_mismatch: "the stream's head does not match its last event",
 };
 
-export async function render(main, { signal }) {
+export function render(main, { signal }) {
   replace(main, h("h1", {}, "Audit"),
     h("div", { class: "grid" },
       verification(),
       pointInTime(signal),
-      await digests(signal),
+      digests(signal),
       eventLog(signal)));
 }
 
@@ -57,7 +57,7 @@ function verification() {
     h("p", { class: "meta" }, "Recomputes every event's hash from its content and its predecessor's."), form, result);
 }
 
-async function digests(signal) {
+function digests(signal) {
   const outcome = notice();
   const list = pagedTable({
     caption: "Recorded digests, newest first",
@@ -93,7 +93,6 @@ async function digests(signal) {
     },
     failed: (error) => outcome.show("error", error.message),
   });
-  await list.ready;
   return h("section", { class: "card wide", "aria-labelledby": "digests-title" },
     h("h2", { id: "digests-title" }, "Digests"),
     h("p", { class: "meta" }, "A digest is a Merkle root over every stream's head: keep one outside, check the store against it later."),
