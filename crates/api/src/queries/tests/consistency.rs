@@ -74,7 +74,10 @@ async fn empty_optional_numbers_are_read_as_absent() {
     let shop = shop().await;
     shop.register("TEE-RED-M", "Red tee, M", 1999).await;
     shop.receive("TEE-RED-M", "main", 5).await;
+    // Every read model the routes below read has the events (each is projected on its own).
     shop.fresh("/v1/inventory/TEE-RED-M/ledger").await;
+    shop.fresh("/v1/products/TEE-RED-M").await;
+    shop.fresh("/v1/analytics/top-products").await;
     for uri in [
         "/v1/products?min_position=&limit=",
         "/v1/inventory?below=&limit=&cursor=",
